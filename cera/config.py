@@ -1,0 +1,139 @@
+"""Config checks and construction shared by every entry point.
+
+Every check here runs before any expensive work (backbone build, data generation, training) and
+before a run directory exists; each failure is one line naming the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+from omegaconf import DictConfig, OmegaConf
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+METHOD_META_KEYS = ("name", "lr", "_target_")  # method-config keys that are not adapter fields
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; the message is one line."""
+
+
+def register_resolvers() -> None:
+    if not OmegaConf.has_resolver("mul"):
+        OmegaConf.register_new_resolver("mul", lambda a, b: a * b)
+
+
+register_resolvers()
+
+
+def group_options(group: str) -> list[str]:
+    """Config names available in a ``conf/<group>/`` folder."""
+    folder = CONF_DIR / group
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def check_rank(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"rank={value!r} is invalid: must be a positive integer")
+    return value
+
+
+def check_dropout(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ConfigError(f"dropout={value!r} is invalid: must be a number in [0, 1)")
+    return float(value)
+
+
+def check_lr(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value > 0 and math.isfinite(value)):
+        raise ConfigError(f"lr={value!r} is invalid: must be a finite number > 0")
+    return float(value)
+
+
+def check_seed(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"seed={value!r} is invalid: must be an integer >= 0")
+    return value
+
+
+SWEEP_KEYS = {"rank": check_rank, "dropout": check_dropout, "lr": check_lr, "seed": check_seed}
+TRAIN_POSITIVE_INTS = ("max_steps", "batch_size", "eval_batch_size", "grad_accum", "max_seq_len", "log_every",
+                       "eval_every", "save_every", "keep_checkpoints")
+
+
+def check_train(train: Mapping) -> None:
+    for key in TRAIN_POSITIVE_INTS:
+        v = train.get(key)
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise ConfigError(f"train.{key}={v!r} is invalid: must be a positive integer")
+    w = train.get("warmup_ratio")
+    if not isinstance(w, (int, float)) or not 0 <= w < 1:
+        raise ConfigError(f"train.warmup_ratio={w!r} is invalid: must be a number in [0, 1)")
+    if train.get("precision") not in ("auto", "bf16", "fp32"):
+        raise ConfigError(f"train.precision={train.get('precision')!r} is invalid: choose from auto, bf16, fp32")
+
+
+def adapter_config(method: Mapping):
+    """Build the adapter config object (ours or ``peft.LoraConfig``) from a ``method`` config."""
+    from hydra.utils import get_class
+
+    name = method.get("name")
+    try:
+        cls = get_class(method["_target_"])
+    except Exception as exc:  # noqa: BLE001 - any import failure is a config error here
+        raise ConfigError(f"method {name!r}: cannot import _target_={method.get('_target_')!r} ({exc})") from None
+    fields = {k: v for k, v in method.items() if k not in METHOD_META_KEYS}
+    allowed = set(inspect.signature(cls).parameters)
+    unknown = sorted(set(fields) - allowed)
+    if unknown:
+        raise ConfigError(f"method.{unknown[0]} is not an option of method={name}: "
+                          f"allowed are {', '.join(sorted(k for k in fields if k in allowed))}")
+    try:
+        return cls(**fields)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"method={name}: {str(exc).splitlines()[0]}") from None
+
+
+def validate(cfg: DictConfig) -> Any:
+    """Check a composed run config; return the adapter config object it describes."""
+    for key, check in SWEEP_KEYS.items():
+        check(cfg[key])
+    check_train(cfg.train)
+    from cera.models.load import ModelError, check_model_config
+
+    try:
+        check_model_config(OmegaConf.to_container(cfg.model, resolve=True))
+    except ModelError as exc:
+        raise ConfigError(str(exc)) from None
+    return adapter_config(OmegaConf.to_container(cfg.method, resolve=True))
+
+
+def check_argv(argv: list[str]) -> None:
+    """Check command-line overrides before Hydra composes anything (so a sweep fails at once).
+
+    Covers config-group choices (``method=lora,foo``) and every value of the top-level sweep keys
+    (``rank=64,0``); anything else is left to Hydra and to ``validate`` inside each job.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        overrides = OverridesParser.create().parse_overrides([a for a in argv if "=" in a and not a.startswith("-")])
+    except Exception:  # noqa: BLE001 - malformed overrides get Hydra's own error message
+        return
+    for o in overrides:
+        if o.is_sweep_override() and not o.is_discrete_sweep():
+            continue  # interval() sweeps: checked per job
+        values = list(o.sweep_iterator()) if o.is_sweep_override() else [o.value()]
+        key = o.key_or_group
+        options = [] if key.startswith("hydra") else group_options(key)  # Hydra's own groups: Hydra checks
+        if options:
+            for v in values:
+                if str(v) not in options:
+                    raise ConfigError(f"{key}={v} is not a known {key}: choose from {', '.join(options)}")
+        elif key in SWEEP_KEYS:
+            for v in values:
+                if not (isinstance(v, str) and v.startswith("${")):
+                    SWEEP_KEYS[key](v)

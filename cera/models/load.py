@@ -1,0 +1,59 @@
+"""Load the backbone named by the Hydra ``model`` group: the embedded tiny Llama or any causal LM.
+
+``model.kind: embedded`` builds/loads the cached backbone; ``model.kind: hub`` takes ``model.path``,
+a Hub id or a local directory (the Hub is never contacted when a local path is given).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+KINDS = ("embedded", "hub")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+class ModelError(ValueError):
+    """A model config that cannot work; raised before any expensive step."""
+
+
+def check_model_config(cfg: Mapping) -> None:
+    kind = cfg.get("kind")
+    if kind not in KINDS:
+        raise ModelError(f"model.kind={kind!r} is invalid: choose from {', '.join(KINDS)}")
+    if cfg.get("dtype", "auto") not in DTYPES:
+        raise ModelError(f"model.dtype={cfg.get('dtype')!r} is invalid: choose from {', '.join(DTYPES)}")
+    if kind == "hub":
+        path = str(cfg.get("path") or "")
+        if not path:
+            raise ModelError("model.path is empty: set it to a Hugging Face Hub id or a local model directory")
+        looks_local = path.startswith((".", "/", "~")) or Path(path).expanduser().exists()
+        if looks_local and not (Path(path).expanduser() / "config.json").is_file():
+            raise ModelError(f"model.path={path} has no config.json: give a Hugging Face model directory or a Hub id")
+
+
+def _torch_dtype(name: str):
+    import torch
+
+    if name == "auto":  # bf16 weights on CUDA (the paper's setting), fp32 on CPU
+        return torch.bfloat16 if torch.cuda.is_available() else torch.float32
+    return getattr(torch, name)
+
+
+def load_model(cfg: Mapping, cache_dir: str | Path):
+    """Return ``(model, tokenizer)`` for a ``model`` config (see conf/model/*.yaml)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    check_model_config(cfg)
+    if cfg["kind"] == "embedded":
+        from cera.models.backbone import BackboneSpec, ensure_backbone
+
+        spec = BackboneSpec.from_dict({"architecture": cfg.get("architecture"), "pretrain": cfg.get("pretrain")})
+        path = str(ensure_backbone(spec, cache_dir))
+    else:
+        path = str(Path(cfg["path"]).expanduser()) if Path(str(cfg["path"])).expanduser().exists() else cfg["path"]
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token_id is None:  # Llama-3 ships without one; padding is masked out anyway
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=_torch_dtype(cfg.get("dtype", "auto")))
+    return model, tokenizer

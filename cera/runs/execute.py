@@ -1,0 +1,121 @@
+"""The body of one job: validate, skip-if-done, build, train/resume, evaluate, record.
+
+Ordering is the contract: everything that can reject the config (values, data files, data rows,
+model path, target modules) runs before the run directory is created, so bad input leaves nothing
+behind. After that point every outcome — done, diverged, failed — is written into the run directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import traceback
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from cera.io import atomic_write_json, atomic_write_text
+from cera.provenance import provenance
+from cera.runs.naming import run_dir_for, run_id
+from cera.runs.record import read_status, write_status
+
+log = logging.getLogger(__name__)
+
+
+class UsageError(ValueError):
+    """Bad input detected before any run directory exists; printed as one line, exit code 2."""
+
+
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    from cera.adapters import AdapterError
+    from cera.config import ConfigError
+    from cera.data import DataError
+    from cera.models.load import ModelError
+
+    return ConfigError, DataError, ModelError, AdapterError
+
+
+def _prepare(cfg: DictConfig):
+    """All the checks and builds that may reject the config; no file is written under runs/."""
+    from transformers import set_seed
+
+    from cera.adapters import attach
+    from cera.config import validate
+    from cera.data import SFTCollator, build_sft_dataset, load_splits
+    from cera.models import load_model
+
+    adapter_cfg = validate(cfg)
+    splits = load_splits(OmegaConf.to_container(cfg.data, resolve=True))
+    set_seed(cfg.seed)  # the adapter's initialisation depends on it
+    model, tokenizer = load_model(OmegaConf.to_container(cfg.model, resolve=True), cfg.paths.cache_dir)
+    model = attach(model, adapter_cfg)
+    max_len = cfg.train.max_seq_len
+    data = {name: build_sft_dataset(tokenizer, getattr(splits, name), max_len) for name in ("train", "val", "test")}
+    return model, tokenizer, data, SFTCollator(tokenizer.pad_token_id)
+
+
+def _summary_row(run_dir: Path) -> dict:
+    from cera.io import read_json
+
+    status = read_status(run_dir) or {}
+    results = read_json(run_dir / "results.json", {})
+    return {"run": run_dir.name, "state": status.get("state", "missing"), **results}
+
+
+def execute(cfg: DictConfig) -> dict:
+    run_dir = run_dir_for(cfg)
+    previous = read_status(run_dir)
+    if previous and previous.get("state") == "done" and not cfg.force:
+        log.info("skip %s: already done (force=true re-runs it)", run_dir.name)
+        return _summary_row(run_dir)
+    try:
+        model, tokenizer, data, collator = _prepare(cfg)
+    except _usage_errors() as exc:
+        raise UsageError(str(exc).splitlines()[0]) from None
+    if cfg.force and run_dir.exists():  # keep, never delete, what a finished run wrote
+        aside = run_dir.parent / ".replaced" / f"{run_dir.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(run_dir), aside)
+        log.info("force=true: moved the previous %s to %s", run_dir.name, aside)
+    return _train_and_record(cfg, run_dir, model, tokenizer, data, collator)
+
+
+def _train_and_record(cfg, run_dir: Path, model, tokenizer, data, collator) -> dict:
+    from cera.adapters import method_of, save_adapter
+    from cera.adapters.api import trainable_parameters
+    from cera.train import DivergedError, fit, perplexity
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    trainable = trainable_parameters(model)
+    total = sum(p.numel() for p in model.parameters())
+    data_stats = {name: stats for name, (_, stats) in data.items()}
+    write_status(run_dir, "running", run_id=run_id(cfg), method=method_of(model), started=time.time(),
+                 trainable_params=trainable, data=data_stats, **provenance())
+    start = time.time()
+    try:
+        train_stats = fit(model, data["train"][0], data["val"][0], collator, cfg.train, cfg.lr, cfg.seed, run_dir)
+        test = perplexity(model, data["test"][0], collator, batch_size=cfg.train.eval_batch_size)
+        save_adapter(model, run_dir / "adapter")
+        atomic_write_json(run_dir / "ppl_sequences.json", test.pop("per_sequence"))
+        results = {
+            "method": method_of(model), "rank": cfg.rank, "dropout": cfg.dropout, "lr": cfg.lr, "seed": cfg.seed,
+            "data": cfg.data.name, "model": cfg.model.name,
+            "test_ppl": test["ppl"], "test_nll": test["nll"], "test_tokens": test["tokens"],
+            "test_sequences": test["sequences"], "trainable_params": trainable, "total_params": total,
+            **train_stats, "wall_seconds": round(time.time() - start, 2),
+        }
+        atomic_write_json(run_dir / "results.json", results)
+        write_status(run_dir, "done", ended=time.time(), elapsed=results["wall_seconds"])
+        log.info("%s done: test PPL %.3f (%d trainable params, %.0fs)", run_dir.name, test["ppl"], trainable,
+                 results["wall_seconds"])
+    except DivergedError as exc:
+        write_status(run_dir, "diverged", ended=time.time(), error=str(exc), step=exc.step)
+        log.error("%s diverged: %s", run_dir.name, exc)
+    except Exception as exc:
+        atomic_write_text(run_dir / "error.txt", traceback.format_exc())
+        write_status(run_dir, "failed", ended=time.time(), error=f"{type(exc).__name__}: {exc}")
+        log.error("%s failed: %s (traceback in %s)", run_dir.name, exc, run_dir / "error.txt")
+        raise
+    return _summary_row(run_dir)

@@ -1,0 +1,60 @@
+"""Sweep summary: one line per run (state, PPL, trainable params, time), from run directories only.
+
+It reads what jobs wrote, never in-memory results, so it works the same for the local, submitit
+and SLURM launchers and for a sweep inspected long after it ran.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from cera.io import read_json
+from cera.runs.record import read_status
+
+log = logging.getLogger(__name__)
+COLUMNS = ("run", "state", "test_ppl", "trainable_params", "wall_seconds")
+
+
+def sweep_rows(sweep_dir: str | Path) -> list[dict]:
+    rows = []
+    for pointer in sorted(Path(sweep_dir).glob("*/run.json"), key=lambda p: int(p.parent.name)
+                          if p.parent.name.isdigit() else 0):
+        run_dir = Path((read_json(pointer) or {}).get("run_dir", ""))
+        status = read_status(run_dir) or {}
+        results = read_json(run_dir / "results.json", {})
+        rows.append({"run": run_dir.name, "state": status.get("state", "not started"), **results})
+    return rows
+
+
+def _fmt(value, column: str) -> str:
+    if value is None:
+        return "-"
+    if column == "test_ppl":
+        return f"{value:.3f}"
+    if column == "trainable_params":
+        return f"{value:,}"
+    if column == "wall_seconds":
+        return f"{value:.0f}s"
+    return str(value)
+
+
+def format_table(rows: list[dict]) -> str:
+    cells = [[_fmt(r.get(c), c) for c in COLUMNS] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(COLUMNS)]
+    line = lambda vals: "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(vals, widths)))  # noqa: E731
+    return "\n".join([line(COLUMNS), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+class SweepSummary(Callback):
+    """Hydra callback: print the summary table when a multirun ends."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        rows = sweep_rows(config.hydra.sweep.dir)
+        counts = {s: sum(r["state"] == s for r in rows) for s in sorted({r["state"] for r in rows})}
+        print(f"\nSweep summary ({config.hydra.sweep.dir}): {len(rows)} runs, "
+              + ", ".join(f"{n} {s}" for s, n in counts.items()))
+        print(format_table(rows), flush=True)

@@ -1,0 +1,118 @@
+"""One fine-tuning run: paper appendix A defaults on the HF Trainer, resumable from the run dir.
+
+AdamW, cosine schedule with linear warm-up over ``warmup_ratio`` of the steps, bf16 autocast on
+CUDA and fp32 on CPU, and identical batch / accumulation / sequence settings for every method
+(they come from the shared ``train`` config, never from a method config).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Mapping
+
+import torch
+from transformers import TrainerCallback, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
+
+from cera.io import atomic_write_jsonl
+from cera.train.trainer import AdapterTrainer
+
+log = logging.getLogger(__name__)
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+class CurveWriter(TrainerCallback):
+    """Rewrites ``curve.jsonl`` from the Trainer's log history at every log/eval.
+
+    The history is restored from the checkpoint on resume, so the file never holds steps from an
+    attempt that was rolled back.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        rows = []
+        for rec in state.log_history:
+            row = {k: v for k, v in rec.items() if isinstance(v, (int, float, str))}
+            if "eval_loss" in row:
+                row["val_ppl"] = math.exp(row["eval_loss"]) if row["eval_loss"] < 700 else float("inf")
+            rows.append(row)
+        atomic_write_jsonl(self.path, rows)
+
+
+def use_bf16(precision: str) -> bool:
+    if precision not in PRECISIONS:
+        raise ValueError(f"train.precision={precision!r} is invalid: choose from {', '.join(PRECISIONS)}")
+    if precision == "bf16" and not torch.cuda.is_available():
+        raise ValueError("train.precision=bf16 needs CUDA; use auto (fp32 on CPU) or fp32")
+    return precision == "bf16" or (precision == "auto" and torch.cuda.is_available())
+
+
+def training_arguments(cfg: Mapping, lr: float, seed: int, output_dir: Path, eval_on_start: bool) -> TrainingArguments:
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        max_steps=int(cfg["max_steps"]),
+        per_device_train_batch_size=int(cfg["batch_size"]),
+        per_device_eval_batch_size=int(cfg["eval_batch_size"]),
+        gradient_accumulation_steps=int(cfg["grad_accum"]),
+        learning_rate=float(lr),
+        optim="adamw_torch",
+        weight_decay=float(cfg["weight_decay"]),
+        max_grad_norm=float(cfg["max_grad_norm"]),
+        lr_scheduler_type=cfg["scheduler"],
+        warmup_steps=math.ceil(float(cfg["warmup_ratio"]) * int(cfg["max_steps"])),
+        logging_steps=int(cfg["log_every"]),
+        logging_nan_inf_filter=False,
+        eval_strategy="steps",
+        eval_steps=int(cfg["eval_every"]),
+        eval_on_start=eval_on_start,
+        prediction_loss_only=True,
+        save_strategy="steps",
+        save_steps=int(cfg["save_every"]),
+        save_total_limit=int(cfg["keep_checkpoints"]),
+        bf16=use_bf16(cfg["precision"]),
+        use_cpu=not torch.cuda.is_available(),
+        seed=int(seed),
+        data_seed=int(seed),
+        dataloader_num_workers=int(cfg["num_workers"]),
+        remove_unused_columns=False,
+        include_num_input_tokens_seen="non_padding",
+        report_to="none",
+        disable_tqdm=not cfg.get("progress_bar", True),
+    )
+
+
+def fit(model, train_ds, val_ds, collator, cfg: Mapping, lr: float, seed: int, run_dir: Path,
+        callbacks: tuple[TrainerCallback, ...] = ()) -> dict:
+    """Train (or resume) in ``run_dir/checkpoints``; the curve goes to ``run_dir/curve.jsonl``."""
+    ckpt_dir = run_dir / "checkpoints"
+    last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+    if last:
+        log.info("resuming from %s", last)
+    args = training_arguments(cfg, lr, seed, ckpt_dir, eval_on_start=last is None)
+    trainer = AdapterTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=val_ds,
+        data_collator=collator,
+        callbacks=[CurveWriter(run_dir / "curve.jsonl"), *callbacks],
+    )
+    start = time.time()
+    out = trainer.train(resume_from_checkpoint=last)
+    seconds = time.time() - start
+    tokens = int(trainer.state.num_input_tokens_seen or 0)
+    return {
+        "steps": trainer.state.global_step,
+        "train_loss": out.training_loss,
+        "train_seconds": round(seconds, 2),
+        "train_tokens": tokens,
+        "train_tokens_per_s": round(tokens / seconds, 1) if seconds > 0 else None,
+        "resumed_from": Path(last).name if last else None,
+    }

@@ -1,0 +1,62 @@
+"""Shared fixtures: a shrunken config (tiny backbone, tiny data, 2 steps) and isolated paths."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Never touch the network from tests.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+
+# A backbone small enough to pre-train in seconds, data and training cut to a few steps.
+TINY_MODEL = [
+    "model.architecture.hidden_size=32", "model.architecture.num_layers=2", "model.architecture.num_heads=2",
+    "model.architecture.num_kv_heads=1", "model.architecture.intermediate_size=64",
+    "model.pretrain.docs=300", "model.pretrain.steps=4", "model.pretrain.batch_size=4",
+    "model.pretrain.seq_len=64", "model.pretrain.warmup_steps=1",
+]
+TINY_DATA = ["data.n_train=24", "data.n_val=8", "data.n_test=8"]
+TINY_TRAIN = ["train.max_steps=2", "train.batch_size=4", "train.eval_batch_size=8", "train.log_every=1",
+              "train.eval_every=1", "train.save_every=1", "train.max_seq_len=160", "train.progress_bar=false"]
+TINY = TINY_MODEL + TINY_DATA + TINY_TRAIN
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    """One backbone cache per test session (the tiny backbone is built once, then reused)."""
+    return tmp_path_factory.mktemp("cera-cache")
+
+
+@pytest.fixture
+def paths(tmp_path, cache_dir) -> list[str]:
+    return [f"paths.output_dir={tmp_path / 'outputs'}", f"paths.cache_dir={cache_dir}"]
+
+
+@pytest.fixture
+def compose(paths):
+    """Compose the real config from conf/ with overrides (no Hydra job is launched)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from cera.config import CONF_DIR, register_resolvers
+
+    register_resolvers()
+
+    def _compose(*overrides: str, tiny: bool = True):
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return hydra_compose("config", overrides=[*(TINY if tiny else []), *paths, *overrides])
+
+    return _compose
+
+
+@pytest.fixture
+def cli_env(tmp_path, cache_dir) -> dict:
+    env = dict(os.environ)
+    env.update(CERA_OUTPUTS=str(tmp_path / "outputs"), CERA_CACHE=str(cache_dir), PYTHONUNBUFFERED="1")
+    return env
