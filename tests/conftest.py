@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# One OpenMP thread: the models here are tiny, and two spinning threads on a 2-core machine shared
+# with other processes (or with the subprocesses of the slow tests) run ~100x slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 # Never touch the network from tests.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

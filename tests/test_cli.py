@@ -55,7 +55,9 @@ def test_bad_input_one_line_error_exit_2_no_run_dir(cli_env, tmp_path, args, fra
 
 def test_malformed_row_cli(cli_env, tmp_path):
     path = Path(tmp_path) / "math.jsonl"
-    path.write_text(json.dumps({"instruction": "1+1?", "output": "2"}) + "\n" + json.dumps({"instruction": 3}) + "\n")
+    rows = [{"instruction": f"{i}+1?", "output": str(i + 1)} for i in range(60)]
+    rows[1] = {"instruction": 3}
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = _run([*TINY, "data=mathinstruct", f"data.source={path}"], cli_env)
     assert out.returncode == 2
     last = out.stderr.strip().splitlines()[-1]
