@@ -96,9 +96,11 @@ def _train_and_record(cfg, run_dir: Path, model, tokenizer, data, collator) -> d
     start = time.time()
     try:
         train_stats = fit(model, data["train"][0], data["val"][0], collator, cfg.train, cfg.lr, cfg.seed, run_dir)
-        test = perplexity(model, data["test"][0], collator, batch_size=cfg.train.eval_batch_size)
         save_adapter(model, run_dir / "adapter")
-        atomic_write_json(run_dir / "ppl_sequences.json", test.pop("per_sequence"))
+        test = {"ppl": None, "nll": None, "tokens": 0, "sequences": 0}
+        if cfg.eval.test_ppl:
+            test = perplexity(model, data["test"][0], collator, batch_size=cfg.train.eval_batch_size)
+            atomic_write_json(run_dir / "ppl_sequences.json", test.pop("per_sequence"))
         results = {
             "method": method_of(model), "rank": cfg.rank, "dropout": cfg.dropout, "lr": cfg.lr, "seed": cfg.seed,
             "data": cfg.data.name, "model": cfg.model.name,
@@ -108,8 +110,8 @@ def _train_and_record(cfg, run_dir: Path, model, tokenizer, data, collator) -> d
         }
         atomic_write_json(run_dir / "results.json", results)
         write_status(run_dir, "done", ended=time.time(), elapsed=results["wall_seconds"])
-        log.info("%s done: test PPL %.3f (%d trainable params, %.0fs)", run_dir.name, test["ppl"], trainable,
-                 results["wall_seconds"])
+        log.info("%s done: test PPL %s (%d trainable params, %.0fs)", run_dir.name,
+                 f"{test['ppl']:.3f}" if test["ppl"] else "not measured", trainable, results["wall_seconds"])
     except DivergedError as exc:
         write_status(run_dir, "diverged", ended=time.time(), error=str(exc), step=exc.step)
         log.error("%s diverged: %s", run_dir.name, exc)

@@ -46,6 +46,17 @@ class CurveWriter(TrainerCallback):
         atomic_write_jsonl(self.path, rows)
 
 
+class Throughput(TrainerCallback):
+    """Tokens and seconds of this attempt only (a resumed run restores the earlier token count)."""
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.tokens0, self.start = int(state.num_input_tokens_seen or 0), time.time()
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.tokens = int(state.num_input_tokens_seen or 0) - self.tokens0
+        self.seconds = time.time() - self.start
+
+
 def use_bf16(precision: str) -> bool:
     if precision not in PRECISIONS:
         raise ValueError(f"train.precision={precision!r} is invalid: choose from {', '.join(PRECISIONS)}")
@@ -96,23 +107,21 @@ def fit(model, train_ds, val_ds, collator, cfg: Mapping, lr: float, seed: int, r
     if last:
         log.info("resuming from %s", last)
     args = training_arguments(cfg, lr, seed, ckpt_dir, eval_on_start=last is None)
+    meter = Throughput()
     trainer = AdapterTrainer(
         model=model,
         args=args,
         train_dataset=train_ds,
         eval_dataset=val_ds,
         data_collator=collator,
-        callbacks=[CurveWriter(run_dir / "curve.jsonl"), *callbacks],
+        callbacks=[CurveWriter(run_dir / "curve.jsonl"), meter, *callbacks],
     )
-    start = time.time()
     out = trainer.train(resume_from_checkpoint=last)
-    seconds = time.time() - start
-    tokens = int(trainer.state.num_input_tokens_seen or 0)
     return {
         "steps": trainer.state.global_step,
         "train_loss": out.training_loss,
-        "train_seconds": round(seconds, 2),
-        "train_tokens": tokens,
-        "train_tokens_per_s": round(tokens / seconds, 1) if seconds > 0 else None,
+        "train_seconds": round(meter.seconds, 2),
+        "train_tokens": int(trainer.state.num_input_tokens_seen or 0),
+        "train_tokens_per_s": round(meter.tokens / meter.seconds, 1) if meter.seconds > 0 else None,
         "resumed_from": Path(last).name if last else None,
     }

@@ -1,0 +1,111 @@
+"""Plain-text corpus for pre-training the embedded byte-level backbone.
+
+The backbone must know bytes, words, numbers and simple facts, so that adapters have a capable
+model to adapt; it must NOT see the SFT template (``### Instruction:``) nor the tasks' question
+phrasing, so that fine-tuning has something real to learn. Documents are therefore statements
+("3 + 4 = 7", "apple backwards is elppa", "grass is green"), never instruction/answer pairs.
+Each document is at most ``MAX_DOC_BYTES`` UTF-8 bytes.
+"""
+
+from __future__ import annotations
+
+from random import Random
+
+from cera.data.synthetic.words import (
+    ADJECTIVES,
+    COLORS,
+    DAYS,
+    MONTHS,
+    NAMES,
+    OBJECTS,
+    OPPOSITES,
+    VERBS,
+    WORDS,
+    number_word,
+)  # fmt: skip
+
+MAX_DOC_BYTES = 256
+_NOUNS = tuple(w for w in WORDS if len(w) <= 6)
+_COLOR_ITEMS = tuple(sorted(COLORS.items()))
+_OPPOSITE_ITEMS = tuple(sorted(OPPOSITES.items()))
+
+
+def _story(rng: Random) -> str:
+    (name, pro), obj = rng.choice(NAMES), rng.choice(OBJECTS)
+    if rng.random() < 0.5:
+        return f"{name} {rng.choice(VERBS)} the {rng.choice(ADJECTIVES)} {rng.choice(_NOUNS)}."
+    return f"{name} has {rng.randint(1, 50)} {obj}, and {pro} keeps them in a {rng.choice(ADJECTIVES)} box."
+
+
+def _arith(rng: Random) -> str:
+    a, b = rng.randint(0, 60), rng.randint(1, 30)
+    op = rng.randrange(6)
+    if op == 0:
+        return f"{a} + {b} = {a + b}."
+    if op == 1:
+        return f"{a + b} - {b} = {a}."
+    if op == 2:
+        return f"{a % 13} * {b % 13} = {(a % 13) * (b % 13)}."
+    if op == 3:
+        return f"{a * b} / {b} = {a}."
+    if op == 4:
+        return f"{a} mod {b + 1} = {a % (b + 1)}, and {a % 20}^2 = {(a % 20) ** 2}."
+    x, y = rng.randint(1, 99), rng.randint(1, 40)  # 0.xx * y.y in exact integer thousandths
+    p, h = x * y, (x * y + 5) // 10  # h: rounded to hundredths, halves up (the tasks' rule)
+    return f"0.{x:02d} * {y // 10}.{y % 10} = {p // 1000}.{p % 1000:03d}, about {h // 100}.{h % 100:02d}."
+
+
+def _number_fact(rng: Random) -> str:
+    n = rng.randint(0, 99)
+    return f"{n} is {number_word(n)}, an {'even' if n % 2 == 0 else 'odd'} number."
+
+
+def _spelling(rng: Random) -> str:
+    w = rng.choice(WORDS)
+    kind = rng.randrange(4)
+    if kind == 0:
+        return f"{w} is spelled {'-'.join(w)}."
+    if kind == 1:
+        return f"{w} written backwards is {w[::-1]}."
+    if kind == 2:
+        return f"{w} in capitals is {w.upper()}; it has {len(w)} letters."
+    return f"The letters of {w} in order are {' '.join(sorted(w))}."
+
+
+def _fact(rng: Random) -> str:
+    if rng.random() < 0.5:
+        thing, color = rng.choice(_COLOR_ITEMS)
+        return f"{thing[0].upper()}{thing[1:]} is {color}."
+    a, b = rng.choice(_OPPOSITE_ITEMS)
+    return f"{a.capitalize()} and {b} are opposites."
+
+
+def _sequence(rng: Random) -> str:
+    kind = rng.randrange(3)
+    if kind == 0:
+        start, step = rng.randint(0, 30), rng.randint(1, 9)
+        return ", ".join(str(start + i * step) for i in range(rng.randint(4, 7))) + "."
+    names = DAYS if kind == 1 else MONTHS
+    i = rng.randrange(len(names))
+    return "After " + ", then ".join(names[(i + k) % len(names)] for k in range(rng.randint(2, 4))) + "."
+
+
+_SENTENCES = (_story, _arith, _number_fact, _spelling, _fact, _sequence)
+
+
+def pretraining_texts(n: int, seed: int) -> list[str]:
+    """``n`` documents of a few sentences each, deterministic in ``seed``, each <= 256 bytes."""
+    rng = Random(f"pretrain:{seed}")
+    docs = []
+    for _ in range(n):
+        target = rng.randint(48, MAX_DOC_BYTES)
+        sents: list[str] = []
+        size = 0
+        while True:
+            s = rng.choice(_SENTENCES)(rng)
+            if size + len(s) + 1 > target:
+                break
+            sents.append(s)
+            size += len(s) + 1
+        docs.append(" ".join(sents) if sents else s[:MAX_DOC_BYTES])
+    return docs

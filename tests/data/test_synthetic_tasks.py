@@ -1,0 +1,191 @@
+"""Synthetic tasks: determinism, disjoint splits, and answers checked by independent recomputation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+
+from cera.data import DataError, Example, load_splits, pretraining_texts, synthetic
+from cera.data.answers import gsm8k_answer, last_boxed
+from cera.data.sft import format_prompt
+from cera.data.synthetic import generate_family
+from cera.data.synthetic.complex import logistic_problem
+
+FORMATS = ("instruct", "basic", "complex", "math")
+
+
+def cfg(fmt: str, seed: int = 0, n_train: int = 300, n_val: int = 40, n_test: int = 60) -> dict:
+    return {"name": fmt, "format": fmt, "source": "synthetic", "n_train": n_train, "n_val": n_val,
+            "n_test": n_test, "seed": seed}  # fmt: skip
+
+
+def key(ex: Example) -> tuple:
+    return (ex.system, ex.instruction, ex.response, ex.answer, repr(dict(ex.meta)))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_deterministic_sized_and_disjoint(fmt):
+    a, b, c = load_splits(cfg(fmt)), load_splits(cfg(fmt)), load_splits(cfg(fmt, seed=1))
+    assert a.sizes() == {"train": 300, "val": 40, "test": 60}
+    assert [key(e) for e in a.train + a.val + a.test] == [key(e) for e in b.train + b.val + b.test]
+    assert [key(e) for e in a.test] != [key(e) for e in c.test]
+    splits = [{e.instruction for e in s} for s in (a.train, a.val, a.test)]
+    assert sum(map(len, splits)) == 400  # no duplicates inside a split either
+    assert not (splits[0] & splits[1] or splits[0] & splits[2] or splits[1] & splits[2])
+    # a different seed's test problems never leak into this seed's training set
+    assert not splits[0] & {e.instruction for e in c.test}
+
+
+def test_test_split_does_not_depend_on_other_sizes():
+    small, big = load_splits(cfg("basic", n_train=10, n_test=30)), load_splits(cfg("basic", n_train=500, n_test=60))
+    assert [key(e) for e in small.test] == [key(e) for e in big.test[:30]]
+
+
+def test_math_mixture_never_trains_on_basic_or_complex_test_problems():
+    mix = load_splits({**cfg("math", n_train=1000), "complex_fraction": 0.25})
+    tests = {e.instruction for f in ("basic", "complex") for e in load_splits(cfg(f, n_test=200)).test}
+    assert not {e.instruction for e in mix.train} & tests
+    n_complex = sum("boxed" in e.response for e in mix.train)
+    assert n_complex == 250 and {e.meta["task"] for e in mix.train} >= {"basic", "logistic"}
+
+
+def test_small_problem_space_raises_instead_of_looping(monkeypatch):
+    tiny = lambda rng: Example(f"q{rng.randrange(50)}", "a")  # noqa: E731 - 50 possible problems
+    monkeypatch.setitem(synthetic.FAMILIES, "basic", tiny)
+    with pytest.raises(DataError, match="ran out of unique problems"):
+        generate_family("basic", 0, {"train": 60, "val": 0, "test": 0})
+
+
+def test_basic_solutions_recomputed():
+    for ex in load_splits(cfg("basic", n_train=400)).train:
+        lines = ex.response.split("\n")
+        assert re.fullmatch(r"#### \d+", lines[-1]), ex.response  # GSM8K convention, no commas
+        assert ex.answer == gsm8k_answer(ex.response) == lines[-1][5:]
+        known = {int(n) for n in re.findall(r"\d+", ex.instruction)} | {2}  # "twice" is 2
+        result = None
+        for line in lines[:-1]:
+            expr, value = line.split(" = ")
+            assert re.fullmatch(r"\d+( [-+*/] \d+)+", expr), line
+            assert {int(n) for n in re.findall(r"\d+", expr)} <= known, (line, ex.instruction)
+            assert eval(expr) == int(value)  # noqa: S307 - digits and + - * / only, checked above
+            known.add(int(value))
+            result = int(value)
+        assert result == int(ex.answer) >= 0
+
+
+def test_logistic_paper_case_by_hand():
+    ex = logistic_problem(r="3.5", x0="0.4", steps=6)
+    # x1 = 3.5*0.4*0.6 = 0.84; x2 = 3.5*0.84*0.16 = 0.4704 -> 0.47; x3 = 3.5*0.47*0.53 = 0.87185 -> 0.87;
+    # x4 = 3.5*0.87*0.13 = 0.39585 -> 0.40; then the 4-cycle repeats: 0.84, 0.47
+    assert ex.meta["trajectory"] == [0.4, 0.84, 0.47, 0.87, 0.40, 0.84, 0.47]
+    assert ex.response == "x1 = 0.84, x2 = 0.47, x3 = 0.87, x4 = 0.40, x5 = 0.84, x6 = 0.47\n\\boxed{0.47}"
+    assert ex.answer == "0.47" and "x_0 = 0.4" in ex.instruction and "3.5" in ex.instruction
+    assert "2 decimals" in ex.instruction and "half up" in ex.instruction
+    assert ex.meta["r"] == 3.5 and ex.meta["x0"] == 0.4 and ex.meta["steps"] == 6
+
+
+def test_logistic_half_up_tie():
+    # 2.5 * 0.5 * 0.5 = 0.625 exactly: half up gives 0.63 (float round() would give 0.62)
+    assert logistic_problem(r="2.5", x0="0.5", steps=1).answer == "0.63"
+
+
+def _recompute(ex: Example) -> list[str]:
+    """The trajectory of a complex problem, recomputed from its instruction/meta without the generator."""
+    m, task = ex.meta, ex.meta["task"]
+    if task == "logistic":
+        xs, r = [Decimal(str(m["x0"]))], Decimal(str(m["r"]))
+        for _ in range(m["steps"]):
+            xs.append((r * xs[-1] * (1 - xs[-1])).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+        return [f"{x:.2f}" for x in xs]
+    if task == "quadratic_mod":
+        c, mod, x0 = map(int, re.search(r"\^2 \+ (\d+)\) mod (\d+), x_0 = (\d+)", ex.instruction).groups())
+        step, seq = (lambda x: (x * x + c) % mod), [x0]
+    else:
+        seq = [int(re.search(r"n = (\d+)", ex.instruction).group(1))]
+        if task == "collatz":
+            step = lambda x: x // 2 if x % 2 == 0 else 3 * x + 1  # noqa: E731
+        else:
+            step = lambda x: sum(int(d) ** 2 for d in str(x))  # noqa: E731
+    for _ in range(m["steps"]):
+        seq.append(step(seq[-1]))
+    return [str(v) for v in seq]
+
+
+def test_complex_answers_recomputed_and_boxed_is_last_step():
+    split = load_splits(cfg("complex", n_train=400))
+    tasks = set()
+    for ex in split.train:
+        tasks.add(ex.meta["task"])
+        assert ex.response.endswith(f"\\boxed{{{ex.answer}}}") and last_boxed(ex.response) == ex.answer
+        assert 1 <= ex.meta["level"] <= 5 and ex.meta["type"]
+        traj = _recompute(ex)
+        assert [f"{v:.2f}" if ex.meta["task"] == "logistic" else str(v) for v in ex.meta["trajectory"]] == traj
+        counting = ex.meta["task"] == "collatz" and "Steps to reach 1" in ex.instruction
+        assert ex.answer == (str(ex.meta["steps"]) if counting else traj[-1])
+        if counting:
+            assert traj[-1] == "1" and "1" not in traj[:-1]
+        if ex.meta["task"] == "logistic" and "Find" in ex.instruction:
+            assert ex.response.split("\n")[0].split(", ")[-1] == f"x{ex.meta['steps']} = {ex.answer}"
+    assert tasks == {"logistic", "quadratic_mod", "collatz", "digit_squares"}
+
+
+def test_paper_logistic_case_is_reachable():
+    pairs = {(e.meta["r"], e.meta["x0"]) for e in load_splits(cfg("complex", n_train=3000)).train
+             if e.meta["task"] == "logistic"}  # fmt: skip
+    assert (3.5, 0.4) in pairs
+
+
+def test_instruct_has_system_prompts_and_variety():
+    train = load_splits(cfg("instruct", n_train=600)).train
+    assert 0.2 < sum(bool(e.system) for e in train) / len(train) < 0.5
+    assert len({e.meta["task"] for e in train}) >= 9
+    for e in train:
+        if e.meta["task"] == "reverse" and e.instruction.startswith("Reverse"):
+            assert e.response == re.search(r'"(\w+)"', e.instruction).group(1)[::-1]
+        if e.meta["task"] == "sort":
+            words = e.instruction.split(": ", 1)[1].rstrip(".").split(", ")
+            assert e.response.split(", ") == sorted(words)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_examples_short_and_fast(fmt):
+    t = time.perf_counter()
+    examples = load_splits(cfg(fmt, n_train=10_000, n_val=0, n_test=0)).train
+    assert time.perf_counter() - t < 4.0  # budget 2 s; slack for a loaded CI machine
+    sizes = sorted(len((format_prompt(e) + e.response).encode()) for e in examples)
+    assert sizes[-1] < 192 and sizes[len(sizes) // 2] <= 160  # + eos fits the tiny model's max_len 192
+
+
+def test_pretraining_texts():
+    t = time.perf_counter()
+    docs = pretraining_texts(50_000, seed=3)
+    assert time.perf_counter() - t < 10.0  # budget 5 s; slack for a loaded CI machine
+    assert docs[:100] == pretraining_texts(100, seed=3) and docs[:100] != pretraining_texts(100, seed=4)
+    assert len(docs) == 50_000 and max(len(d.encode()) for d in docs) <= 256 and min(map(len, docs)) > 0
+    corpus = "\n".join(docs)
+    for marker in ("### Instruction", "### Response", "\\boxed", "####", "Reverse the word", "How many"):
+        assert marker not in corpus
+    for skill in (" + ", " * ", " mod ", "backwards", "-p-", " is green", "Monday"):
+        assert skill in corpus
+
+
+# sha256 prefixes of the seed-0 data. A generator change that alters the data must update these on
+# purpose (it changes every synthetic result), never by accident.
+GOLDEN = {"instruct": "2dc848cdb6c14f38", "basic": "be7473c3fdddd78f", "complex": "cf408a87b257b484",
+          "math": "d25186f60c54586d", "pretrain": "2489573ac7033798"}  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", [*FORMATS, "pretrain"])
+def test_golden_content(fmt):
+    if fmt == "pretrain":
+        blob = "\n".join(pretraining_texts(200, 0))
+    else:
+        s = load_splits(cfg(fmt, n_train=50, n_val=10, n_test=10))
+        rows = [[e.system, e.instruction, e.response, e.answer, dict(e.meta)] for e in s.train + s.val + s.test]
+        blob = json.dumps(rows, sort_keys=True)
+    assert hashlib.sha256(blob.encode()).hexdigest()[:16] == GOLDEN[fmt]
