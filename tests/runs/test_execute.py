@@ -76,3 +76,23 @@ def test_malformed_data_row_leaves_no_run_directory(compose, tmp_path):
         execute(cfg)
     assert "row 20" in str(err.value) and str(path) in str(err.value)
     assert _runs(cfg) == []
+
+
+def test_non_finite_loss_is_recorded_as_diverged(compose):
+    # A huge lr does not overflow this model (RMSNorm renormalises), so plant a real NaN in the
+    # adapter: the forward, the loss and the Trainer all run for real and must stop at step 1.
+    import torch
+
+    from cera.adapters.api import adapter_state_dict
+    from cera.runs.execute import _prepare, _train_and_record
+
+    cfg = compose("method=cera", "rank=4", "train.max_steps=8")
+    model, tokenizer, data, collator = _prepare(cfg)
+    with torch.no_grad():
+        next(t for name, t in adapter_state_dict(model).items() if "W_down" in name).fill_(float("nan"))
+    run = run_dir_for(cfg)
+    row = _train_and_record(cfg, run, model, tokenizer, data, collator)
+    status = json.loads((run / "status.json").read_text())
+    assert row["state"] == status["state"] == "diverged"
+    assert "non-finite training loss nan at step 1" in status["error"] and status["step"] == 1
+    assert not (run / "results.json").exists()
