@@ -27,7 +27,9 @@ TINY_MODEL = [
 TINY_DATA = ["data.n_train=24", "data.n_val=8", "data.n_test=8"]
 TINY_TRAIN = ["train.max_steps=2", "train.batch_size=4", "train.eval_batch_size=8", "train.log_every=1",
               "train.eval_every=1", "train.save_every=1", "train.max_seq_len=160", "train.progress_bar=false"]
-TINY = TINY_MODEL + TINY_DATA + TINY_TRAIN
+# Evaluation cut to a couple of short generations (the eval tests cover it at full size).
+TINY_EVAL = ["eval.limit=2", "eval.n_samples=2", "eval.k=[1,2]", "eval.max_new_tokens=16", "eval.probe_size=4"]
+TINY = TINY_MODEL + TINY_DATA + TINY_TRAIN + TINY_EVAL
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,8 @@ FORMATS = synthetic.FORMATS + real.FORMATS
 ALLOWED_KEYS = frozenset(
     {"name", "format", "source", "n_train", "n_val", "n_test", "seed",  # every data config
      "hub_config", "train_split", "test_split", "cache_dir",  # real data only
-     "complex_fraction"}  # synthetic ``math`` mixture only
+     "complex_fraction",  # synthetic ``math`` mixture only
+     "eval_tasks"}  # read by the eval config (conf/eval/default.yaml), not by the loader
 )  # fmt: skip
 
 

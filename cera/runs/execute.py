@@ -31,9 +31,10 @@ def _usage_errors() -> tuple[type[BaseException], ...]:
     from cera.adapters import AdapterError
     from cera.config import ConfigError
     from cera.data import DataError
+    from cera.eval.config import EvalError
     from cera.models.load import ModelError
 
-    return ConfigError, DataError, ModelError, AdapterError
+    return ConfigError, DataError, ModelError, AdapterError, EvalError
 
 
 def _prepare(cfg: DictConfig):
@@ -45,7 +46,10 @@ def _prepare(cfg: DictConfig):
     from cera.data import SFTCollator, build_sft_dataset, load_splits
     from cera.models import load_model
 
+    from cera.eval.config import check_eval_config
+
     adapter_cfg = validate(cfg)
+    check_eval_config(cfg.eval)  # a bad eval setting must not surface only after training
     splits = load_splits(OmegaConf.to_container(cfg.data, resolve=True))
     set_seed(cfg.seed)  # the adapter's initialisation depends on it
     model, tokenizer = load_model(OmegaConf.to_container(cfg.model, resolve=True), cfg.paths.cache_dir)
@@ -108,6 +112,10 @@ def _train_and_record(cfg, run_dir: Path, model, tokenizer, data, collator) -> d
             "test_sequences": test["sequences"], "trainable_params": trainable, "total_params": total,
             **train_stats, "wall_seconds": round(time.time() - start, 2),
         }
+        if cfg.eval.get("tasks") or cfg.eval.get("spectra"):  # exact match, pass@k, spectra (cera/eval/README.md)
+            from cera.eval.run_eval import evaluate_run
+
+            results["downstream"] = evaluate_run(cfg, model, tokenizer, run_dir)
         atomic_write_json(run_dir / "results.json", results)
         write_status(run_dir, "done", ended=time.time(), elapsed=results["wall_seconds"])
         log.info("%s done: test PPL %s (%d trainable params, %.0fs)", run_dir.name,

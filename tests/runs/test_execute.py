@@ -57,6 +57,8 @@ def test_finished_run_is_skipped_unless_forced(compose):
         (["model.target_modules=[nope_proj]"], "nope_proj"),
         (["method=lora", "model.target_modules=[nope_proj]"], "nope_proj"),
         (["data=slimorca", "data.source=/nonexistent/slimorca.jsonl"], "/nonexistent/slimorca.jsonl"),
+        (["eval.limit=0"], "eval.limit=0 is invalid"),
+        (["eval.tasks=[mmlu]"], "unknown task 'mmlu'"),
     ],
 )
 def test_bad_input_leaves_no_run_directory(compose, overrides, fragment):

@@ -1,0 +1,94 @@
+"""The ``eval`` config group (conf/eval/default.yaml): its keys, their checks, one error type.
+
+Checked before any generation, each failure one line naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+#: Task names accepted in ``eval.tasks`` (see cera.eval.lmeval_tasks).
+TASKS = ("basic", "complex", "gsm8k", "hendrycks_math")
+REAL_TASKS = ("gsm8k", "hendrycks_math")
+KEYS = ("test_ppl", "tasks", "sources", "limit", "n_samples", "temperature", "k", "max_new_tokens",
+        "batch_size", "num_fewshot", "seed", "spectra", "probe_size")  # fmt: skip
+#: Values of keys a config leaves out (= conf/eval/default.yaml, checked by a test).
+DEFAULTS = {"test_ppl": True, "tasks": [], "sources": {"gsm8k": None, "hendrycks_math": None},
+            "limit": 32, "n_samples": 10, "temperature": 0.8, "k": [1, 10], "max_new_tokens": 128, "batch_size": 16,
+            "num_fewshot": None, "seed": 0, "spectra": True, "probe_size": 16}  # fmt: skip
+
+
+class EvalError(ValueError):
+    """A bad evaluation setting or input (task, source, prompt too long); the message is one line."""
+
+
+def _plain(cfg: Any) -> dict:
+    try:
+        from omegaconf import DictConfig, OmegaConf
+
+        if isinstance(cfg, DictConfig):
+            return dict(OmegaConf.to_container(cfg, resolve=True))
+    except ImportError:  # pragma: no cover - omegaconf is a dependency
+        pass
+    return dict(cfg)
+
+
+def _int(cfg: Mapping, key: str, low: int, nullable: bool = False) -> None:
+    v = cfg.get(key)
+    if v is None and nullable:
+        return
+    if isinstance(v, bool) or not isinstance(v, int) or v < low:
+        extra = " or null" if nullable else ""
+        raise EvalError(f"eval.{key}={v!r} is invalid: must be an integer >= {low}{extra}")
+
+
+def check_eval_config(cfg: Any) -> dict:
+    """Validate an ``eval`` config; return it as a plain dict with defaults for missing keys."""
+    cfg = _plain(cfg)
+    unknown = sorted(set(cfg) - set(KEYS))
+    if unknown:
+        raise EvalError(f"eval.{unknown[0]} is not an eval option: allowed are {', '.join(KEYS)}")
+    cfg = {**DEFAULTS, **cfg}
+    tasks = cfg["tasks"] or []
+    if isinstance(tasks, str) or not all(isinstance(t, str) for t in tasks):
+        raise EvalError(f"eval.tasks={tasks!r} is invalid: must be a list such as [basic, complex]")
+    for t in tasks:
+        if t not in TASKS:
+            raise EvalError(f"eval.tasks: unknown task {t!r}: choose from {', '.join(TASKS)}")
+    if len(set(tasks)) != len(tasks):
+        raise EvalError(f"eval.tasks={list(tasks)} names a task twice")
+    cfg["tasks"] = list(tasks)
+    sources = cfg["sources"] or {}
+    if not isinstance(sources, Mapping):
+        raise EvalError(f"eval.sources={sources!r} is invalid: must map {', '.join(REAL_TASKS)} to a path or null")
+    for name, value in sources.items():
+        if name not in REAL_TASKS:
+            raise EvalError(f"eval.sources.{name}: no such real task: choose from {', '.join(REAL_TASKS)}")
+        if value is not None and not (isinstance(value, str) and value):
+            raise EvalError(f"eval.sources.{name}={value!r} is invalid: a local file/directory path or null (Hub)")
+    cfg["sources"] = dict(sources)
+    _int(cfg, "limit", 1, nullable=True)
+    _int(cfg, "n_samples", 0)
+    _int(cfg, "max_new_tokens", 1)
+    _int(cfg, "batch_size", 1)
+    _int(cfg, "num_fewshot", 0, nullable=True)
+    _int(cfg, "seed", 0)
+    _int(cfg, "probe_size", 1)
+    for key in ("test_ppl", "spectra"):
+        if not isinstance(cfg[key], bool):
+            raise EvalError(f"eval.{key}={cfg[key]!r} is invalid: must be true or false")
+    if cfg["n_samples"] > 0:
+        temp = cfg["temperature"]
+        if isinstance(temp, bool) or not isinstance(temp, (int, float)) or not temp > 0:
+            raise EvalError(f"eval.temperature={temp!r} is invalid: must be > 0 (greedy pass@1 is always measured)")
+        ks = cfg["k"]
+        if not isinstance(ks, (list, tuple)) or not ks:
+            raise EvalError(f"eval.k={ks!r} is invalid: must be a non-empty list of integers such as [1, 10]")
+        for k in ks:
+            if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= cfg["n_samples"]:
+                raise EvalError(f"eval.k contains {k!r}: each k must be an integer in [1, eval.n_samples="
+                                f"{cfg['n_samples']}]")  # fmt: skip
+        cfg["k"] = sorted(set(ks))
+    return cfg
+

@@ -1,0 +1,54 @@
+"""Spectra of a trained adapter on a fixed probe batch (SPEC §3), written to spectra.json.
+
+Probe batch: the first ``eval.probe_size`` examples of the test split of the run's own data config
+(for synthetic data drawn with n_test = probe_size, so it never depends on the other split sizes),
+tokenized exactly as in training (prompt + response + eos, cut at ``train.max_seq_len``). It is a
+pure function of the data config, hence the same at the end of training and in a later
+``python -m cera.evaluate``. Padding tokens are excluded; at most ``MAX_TOKENS`` rows per layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from cera.adapters import method_of
+from cera.eval.spectral import aggregate, collect_branch_spectra, delta_weight_spectra
+
+MAX_TOKENS = 2048  # activation rows per layer (tokens of the probe batch, in batch order)
+MERGEABLE = ("lora", "dora", "pera")  # methods with a ΔW (cera and parallel are non-linear)
+
+
+def probe_examples(data_cfg: Mapping, size: int) -> list:
+    """The first ``size`` test examples of a ``data`` config."""
+    from cera.data import load_splits
+
+    data = dict(data_cfg)
+    if data.get("source") == "synthetic":
+        data.update(n_train=0, n_val=0, n_test=size)
+    return list(load_splits(data).test[:size])
+
+
+def probe_batch(tokenizer, examples: list, max_len: int) -> dict:
+    """Right-padded training-format batch (input_ids, attention_mask, labels) of ``examples``."""
+    from cera.data import SFTCollator, tokenize_sft
+
+    features = [f for f in (tokenize_sft(tokenizer, ex, max_len) for ex in examples) if f is not None]
+    if not features:
+        raise ValueError(f"probe batch: no example fits train.max_seq_len={max_len}")
+    return SFTCollator(tokenizer.pad_token_id)(features)
+
+
+def measure_spectra(model, batch: Mapping) -> dict:
+    """{"method", "probe", "branch", "branch_aggregate", "delta_weight", "delta_weight_aggregate"}."""
+    method = method_of(model)
+    branch = collect_branch_spectra(model, batch, max_tokens=MAX_TOKENS)
+    delta = delta_weight_spectra(model) if method in MERGEABLE else None
+    mask = batch["attention_mask"]
+    return {
+        "method": method,
+        "probe": {"sequences": int(mask.shape[0]), "tokens": int(mask.sum()), "max_tokens_per_layer": MAX_TOKENS},
+        "branch": branch,
+        "branch_aggregate": aggregate(branch),
+        "delta_weight": delta,
+        "delta_weight_aggregate": aggregate(delta) if delta else None,
+    }
