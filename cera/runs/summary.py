@@ -1,4 +1,5 @@
-"""Sweep summary: one line per run (state, PPL, trainable params, time), from run directories only.
+"""Sweep summary: one line per run (state, PPL, trainable params, time, greedy pass@1 with its 95% CI
+per downstream task), from run directories only.
 
 It reads what jobs wrote, never in-memory results, so it works the same for the local, submitit
 and SLURM launchers and for a sweep inspected long after it ran.
@@ -42,11 +43,25 @@ def _fmt(value, column: str) -> str:
     return str(value)
 
 
+def _task_columns(rows: list[dict]) -> list[str]:
+    """One greedy pass@1 column per downstream task that any run measured."""
+    tasks = {t for r in rows for t in ((r.get("downstream") or {}).get("tasks") or {})}
+    return [f"{t} pass@1" for t in sorted(tasks)]
+
+
+def _task_cell(row: dict, column: str) -> str:
+    task = column.rsplit(" ", 1)[0]
+    m = ((row.get("downstream") or {}).get("tasks") or {}).get(task, {}).get("pass@1_greedy")
+    return f"{m['value']:.2f} [{m['lo']:.2f}, {m['hi']:.2f}]" if m else "-"
+
+
 def format_table(rows: list[dict]) -> str:
-    cells = [[_fmt(r.get(c), c) for c in COLUMNS] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(COLUMNS)]
+    tasks = _task_columns(rows)
+    columns = [*COLUMNS, *tasks]
+    cells = [[_fmt(r.get(c), c) for c in COLUMNS] + [_task_cell(r, c) for c in tasks] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     line = lambda vals: "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(vals, widths)))  # noqa: E731
-    return "\n".join([line(COLUMNS), line(["-" * w for w in widths])] + [line(r) for r in cells])
+    return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
 
 
 class SweepSummary(Callback):
