@@ -51,8 +51,8 @@ def _prepare(cfg: DictConfig):
     adapter_cfg = validate(cfg)
     check_eval_config(cfg.eval)  # a bad eval setting must not surface only after training
     splits = load_splits(OmegaConf.to_container(cfg.data, resolve=True))
-    set_seed(cfg.seed)  # the adapter's initialisation depends on it
     model, tokenizer = load_model(OmegaConf.to_container(cfg.model, resolve=True), cfg.paths.cache_dir)
+    set_seed(cfg.seed)  # after load_model: a first run that builds the backbone must not shift the init
     model = attach(model, adapter_cfg)
     max_len = cfg.train.max_seq_len
     data = {name: build_sft_dataset(tokenizer, getattr(splits, name), max_len) for name in ("train", "val", "test")}

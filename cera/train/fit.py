@@ -18,6 +18,7 @@ from transformers import TrainerCallback, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
 from cera.io import atomic_write_jsonl
+from cera.train.preempt import CheckpointOnSignal, PreemptionGuard
 from cera.train.trainer import AdapterTrainer
 
 log = logging.getLogger(__name__)
@@ -108,15 +109,21 @@ def fit(model, train_ds, val_ds, collator, cfg: Mapping, lr: float, seed: int, r
         log.info("resuming from %s", last)
     args = training_arguments(cfg, lr, seed, ckpt_dir, eval_on_start=last is None)
     meter = Throughput()
+    guard = PreemptionGuard()  # SLURM preemption/time-out: checkpoint at once, then requeue (preempt.py)
     trainer = AdapterTrainer(
         model=model,
         args=args,
         train_dataset=train_ds,
         eval_dataset=val_ds,
         data_collator=collator,
-        callbacks=[CurveWriter(run_dir / "curve.jsonl"), meter, *callbacks],
+        callbacks=[CurveWriter(run_dir / "curve.jsonl"), meter, CheckpointOnSignal(guard), *callbacks],
     )
-    out = trainer.train(resume_from_checkpoint=last)
+    with guard:
+        out = trainer.train(resume_from_checkpoint=last)
+    if guard.signalled:
+        log.warning("interrupted: checkpoint-%d saved in %s; handing over to be requeued",
+                    trainer.state.global_step, ckpt_dir)
+        guard.hand_over()
     return {
         "steps": trainer.state.global_step,
         "train_loss": out.training_loss,
