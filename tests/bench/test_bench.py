@@ -1,0 +1,98 @@
+"""Smoke test of the §4.5 benchmark at toy sizes: output schema and finite, positive ratios.
+
+Not a timed test: on toy shapes the ratios are noise; what is checked is that every variant is
+measured, every ratio exists where it should and is a finite positive number, and the JSON and
+Markdown agree.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from cera.config import ConfigError
+from tests.conftest import REPO, TINY_MODEL
+
+SMALL = [*TINY_MODEL, "ranks=[2,4]", "shapes.batch=2", "shapes.seq_len=8", "shapes.decode_tokens=2",
+         "repeats=2", "inner=1", "warmup=1", "threads=1", "max_rank.pera=2"]
+METHODS = ("lora", "dora", "cera", "pera")
+
+
+@pytest.fixture
+def compose_bench(paths):
+    from hydra import compose, initialize_config_dir
+
+    from cera.config import CONF_DIR
+
+    def _compose(*overrides: str):
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return compose("bench", overrides=[*SMALL, *paths, *overrides])
+
+    return _compose
+
+
+def _spreads_ok(s: dict) -> bool:
+    keys = ("median", "q1", "q3", "min", "max")
+    return all(math.isfinite(s[k]) and s[k] > 0 for k in keys) and s["min"] <= s["median"] <= s["max"]
+
+
+def test_schema_and_ratios(compose_bench, tmp_path):
+    from cera.bench import benchmark
+
+    result = benchmark(compose_bench())
+    json_path, md_path = map(lambda p: tmp_path / "outputs" / "bench" / p, ("tiny-cpu.json", "tiny-cpu.md"))
+    record = json.loads(json_path.read_text())
+    assert md_path.read_text() == result["markdown"]
+    assert record["schema_version"] == 1
+    assert {"versions", "git", "hardware"} <= set(record["provenance"])
+    assert record["settings"]["device"] == "cpu" and record["settings"]["reference"] == "lora"
+    for group in (2, 4):
+        rows = {r["variant"]: r for r in record["rows"] if r["group"] == group}
+        methods = METHODS if group == 2 else METHODS[:-1]  # max_rank.pera=2 skips pera at r=4
+        merged = {f"{m}-r{group}-merged" for m in methods if m != "cera"}
+        assert set(rows) == {f"{m}-r{group}" for m in methods} | merged | {"base"}
+        for name, row in rows.items():
+            trains = name != "base" and name not in merged
+            assert (row["train_step_s"] is not None) == trains and (row["train_peak_bytes"] is not None) == trains
+            assert row["prefill_s"]["n"] == 2 and _spreads_ok(row["decode_tokens_per_s"])
+            for key in ("train_step", "prefill", "decode"):
+                ratio = row["ratios"][key]
+                assert ratio is None if key == "train_step" and not trains else _spreads_ok(ratio), (name, key)
+            memory = row["ratios"]["train_peak_memory"]
+            assert (memory is None) != trains and (memory is None or math.isfinite(memory) and memory > 0)
+            assert all(_spreads_ok(row["ratios_vs_base"][k]) for k in ("prefill", "decode"))
+        assert rows[f"lora-r{group}"]["ratios"]["train_step"]["median"] == 1.0
+        assert f"### r = {group}" in result["markdown"]
+    assert record["targets"] and all(math.isfinite(t["measured"]) and t["measured"] > 0 for t in record["targets"])
+    assert result["markdown"].count("| base (no adapter) |") == 2
+
+
+@pytest.mark.parametrize("override,fragment", [
+    ("methods=[lora,foo]", "foo is not a known method"),
+    ("reference=parallel", "reference=parallel is not in methods"),
+    ("ranks=[4,0]", "rank=0 is invalid"),
+    ("shapes.batch=0", "shapes.batch=0 is invalid"),
+    ("device=tpu", "device='tpu' is invalid"),
+    ("max_rank.lora=2", "max_rank.lora=2 drops the reference"),
+    ("inner=0", "inner=0 is invalid"),
+])
+def test_bad_config_fails_before_loading(compose_bench, override, fragment):
+    from cera.bench.settings import check_bench
+
+    with pytest.raises(ConfigError, match=fragment.replace("[", r"\[")):
+        check_bench(compose_bench(override))
+
+
+@pytest.mark.slow
+def test_cli_prints_table(cli_env, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "cera.bench", *SMALL, "ranks=[2]", "methods=[lora,cera]"],
+                         cwd=REPO, env=cli_env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "| cera |" in out.stdout and (tmp_path / "outputs" / "bench" / "tiny-cpu.json").is_file()
+    bad = subprocess.run([sys.executable, "-m", "cera.bench", "methods=[nope]"], cwd=REPO, env=cli_env,
+                         capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("cera: error: methods: nope")
