@@ -54,6 +54,31 @@ def test_dropout_is_off_in_eval_mode():
     torch.testing.assert_close(first, by_hand(layer, x, F.silu), rtol=0, atol=1e-6)
 
 
+
+@pytest.mark.parametrize("activation", SIGMA)
+@pytest.mark.parametrize("context", [torch.no_grad, torch.inference_mode])
+def test_inference_fast_path_is_bitwise_the_autograd_path(activation, context):
+    """The in-place eval path (no grad, eval mode) must not change a single bit, nor its input."""
+    layer = random_layer(activation, dropout=0.5).eval()
+    x = torch.randn(2, 4, 8)
+    reference = layer(x)  # grad enabled: the out-of-place path
+    kept = x.clone()
+    with context():
+        fast = layer(x)
+    assert torch.equal(fast, reference)
+    assert torch.equal(x, kept)
+
+
+def test_no_grad_in_train_mode_still_drops_out():
+    layer = random_layer("silu", dropout=0.5, r=16).train()
+    x = torch.randn(3, 8)
+    with torch.no_grad():
+        torch.manual_seed(5)
+        out = layer(x)
+    torch.manual_seed(5)
+    expected = by_hand(layer, x, F.silu, lambda t: F.dropout(t, 0.5, training=True))
+    torch.testing.assert_close(out, expected.detach(), rtol=0, atol=1e-6)
+
 def test_zero_init_leaves_the_model_unchanged(tiny_model, input_ids):
     base = tiny_model()
     expected = base(input_ids).logits
