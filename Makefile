@@ -4,12 +4,26 @@ PYTHON ?= python
 #   make install TORCH="torch>=2.4"
 TORCH ?= torch==2.13.0
 SWEEP ?= method=lora,dora,cera rank=64,128,512
+# seeds per cell of every experiment (make reproduce SEEDS=1: a 1/3-cost pass)
+SEEDS ?= 3
+OUTPUTS ?= $(or $(CERA_OUTPUTS),outputs)
+# The embedded reproduction runs two independent chains of experiments side by side, one CPU thread
+# each (on the tiny model two 1-thread jobs train ~1.6x faster than one 2-thread job). The chains share
+# no run, so no two processes ever write the same run directory.
+REPRO_A ?= fig1_scaling_law table3_ablation fig2_lr_robustness
+REPRO_B ?= table1_downstream
+# subsets of the above: after the chains they train nothing and only report "done"
+REPRO_TAIL ?= table2_case_study fig3_fig4_spectra
 
-.PHONY: help install sweep test test-slow test-all slurm-up slurm-down slurm-status
+.PHONY: help install sweep test test-slow test-all reproduce reproduce-a reproduce-b bench experiment-% slurm-up slurm-down slurm-status
 
 help:
 	@echo "make install     install torch ($(TORCH)) then cera with its dev extra (editable)"
 	@echo "make sweep       the default 9-run sweep on the embedded default: $(SWEEP)"
+	@echo "make reproduce   every experiment on the embedded default, the benchmark, then make figures"
+	@echo "                 (SEEDS=$(SEEDS); logs in $(OUTPUTS)/logs/; ~90 min on 2 CPU cores, see README)"
+	@echo "make experiment-<name>  one experiments/<name>.yaml sweep (SEEDS=$(SEEDS))"
+	@echo "make bench       the §4.5 compute/latency/memory benchmark (python -m cera.bench)"
 	@echo "make test        fast CPU test suite (no slow, no gpu tests)"
 	@echo "make test-slow   end-to-end tests (training runs, sweeps through the CLI)"
 	@echo "make test-all    both, as CI runs them"
@@ -39,3 +53,26 @@ slurm-down:
 
 slurm-status:
 	cera/cluster/local_slurm.sh status
+
+experiment-%:
+	$(PYTHON) -m cera.run -m +experiment=$* seeds=$(SEEDS)
+
+reproduce:
+	@mkdir -p $(OUTPUTS)/logs
+	@start=$$(date +%s); \
+	echo "reproduce: chains A ($(REPRO_A)) and B ($(REPRO_B)) side by side; logs in $(OUTPUTS)/logs/"; \
+	$(MAKE) --no-print-directory -j2 reproduce-a reproduce-b && \
+	for e in $(REPRO_TAIL); do $(PYTHON) -m cera.run -m +experiment=$$e seeds=$(SEEDS) || exit 1; done && \
+	$(MAKE) --no-print-directory bench figures && \
+	echo "reproduce: done in $$(( $$(date +%s) - start )) s"
+
+reproduce-a:
+	@for e in $(REPRO_A); do echo "[A] $$e"; OMP_NUM_THREADS=1 $(PYTHON) -m cera.run -m +experiment=$$e \
+	  seeds=$(SEEDS) train.progress_bar=false >> $(OUTPUTS)/logs/reproduce-A.log 2>&1 || exit 1; done
+
+reproduce-b:
+	@for e in $(REPRO_B); do echo "[B] $$e"; OMP_NUM_THREADS=1 $(PYTHON) -m cera.run -m +experiment=$$e \
+	  seeds=$(SEEDS) train.progress_bar=false >> $(OUTPUTS)/logs/reproduce-B.log 2>&1 || exit 1; done
+
+bench:
+	$(PYTHON) -m cera.bench

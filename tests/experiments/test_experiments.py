@@ -1,0 +1,101 @@
+"""experiments/: every sweep file composes, expands to the documented grid, shares runs where it says so,
+and (slow) runs end to end on a tiny model."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+
+from cera.config import CONF_DIR, register_resolvers
+from cera.runs.naming import run_id
+from tests.conftest import TINY
+
+EXPERIMENTS = sorted(p.stem for p in (CONF_DIR.parent / "experiments").glob("*.yaml"))
+# Runs per experiment at the default seeds=3 (the numbers the experiment headers and README state).
+GRID = {"fig1_scaling_law": 24, "fig2_lr_robustness": 30, "fig3_fig4_spectra": 36,
+        "table1_downstream": 27, "table2_case_study": 12, "table3_ablation": 15}
+
+
+def test_every_experiment_is_known():
+    assert EXPERIMENTS == sorted(GRID)
+
+
+def jobs(experiment: str, *cli: str) -> list[list[str]]:
+    """The override list of every job `python -m cera.run -m +experiment=<e> <cli>` launches."""
+    register_resolvers()
+    fixed = [o for o in cli if not OverridesParser.create().parse_override(o).is_sweep_override()]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = hydra_compose("config", overrides=[f"+experiment={experiment}", *fixed], return_hydra_config=True)
+    params = OmegaConf.to_container(cfg.hydra.sweeper.params, resolve=True)
+    cli_keys = {o.split("=", 1)[0] for o in cli}
+    sweep = [f"{k}={v}" for k, v in params.items() if k not in cli_keys] + list(cli)
+    parsed = OverridesParser.create().parse_overrides([f"+experiment={experiment}", *sweep])
+    return BasicSweeper.split_arguments(parsed, None)[0]
+
+
+def job_configs(experiment: str, *cli: str) -> list:
+    every = jobs(experiment, *cli)
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return [hydra_compose("config", overrides=[*o, "paths.output_dir=/nonexistent"]) for o in every]
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_grid_size_and_seeds_knob(experiment):
+    assert len(jobs(experiment)) == GRID[experiment]
+    assert len(jobs(experiment, "seeds=1")) == GRID[experiment] // 3
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_job_composes_on_the_reproduce_budget(experiment):
+    ids = [run_id(cfg) for cfg in job_configs(experiment, "seeds=1")]
+    assert len(set(ids)) == len(ids)  # no two cells collapse into one run
+    cfg = job_configs(experiment, "seeds=1")[0]
+    assert cfg.train.max_steps == 150 and cfg.model.name == "tiny"
+
+
+def test_paper_scale_overrides_win_over_the_experiment():
+    cfg = job_configs("fig1_scaling_law", "model=llama3_8b", "data=slimorca", "train=paper",
+                      "rank=16,32,64,128,256,512")[0]
+    assert (cfg.model.name, cfg.data.name) == ("llama3_8b", "slimorca")
+    assert cfg.train.max_steps != 150
+    assert len(jobs("fig1_scaling_law", "rank=16,32,64,128,256,512")) == 2 * 6 * 3
+
+
+def cells(experiment):
+    return {run_id(cfg) for cfg in job_configs(experiment, "seeds=1")}
+
+
+def test_shared_cells_are_the_same_runs():
+    """Fig 3/4 and Table 2 train nothing new; Table 3's full CeRA is Fig 1's CeRA r128."""
+    assert cells("table2_case_study") <= cells("table1_downstream")
+    assert cells("fig3_fig4_spectra") <= cells("fig1_scaling_law") | cells("table1_downstream")
+    shared = cells("table3_ablation") & cells("fig1_scaling_law")
+    assert [i.split("-")[:3] for i in shared] == [["cera", "r128", "do0.1"]]
+
+
+def test_arms_set_what_their_names_say():
+    by_arm = {}
+    for cfg in job_configs("table3_ablation", "seeds=1"):
+        by_arm[(cfg.method.name, cfg.method.activation, cfg.dropout)] = cfg.rank
+    assert set(by_arm) == {("cera", "silu", 0.1), ("parallel", "silu", 0.1), ("cera", "identity", 0.1),
+                           ("cera", "relu", 0.1), ("cera", "silu", 0)}
+    assert set(by_arm.values()) == {128}
+    fig2 = {(c.method.name, c.dropout, c.lr) for c in job_configs("fig2_lr_robustness", "seeds=1")}
+    assert fig2 == {(m, p, lr) for m, p in [("lora", 0.1), ("cera", 0), ("cera", 0.1), ("cera", 0.2),
+                                            ("cera", 0.3)] for lr in (1e-4, 5e-4)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_experiment_runs_two_steps_on_a_tiny_model(experiment, cli_env, tmp_path):
+    cmd = [sys.executable, "-m", "cera.run", "-m", f"+experiment={experiment}", "seeds=1", *TINY]
+    proc = subprocess.run(cmd, env=cli_env, cwd=CONF_DIR.parent, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = sorted(Path(cli_env["CERA_OUTPUTS"], "runs").glob("*/results.json"))
+    assert len(runs) == GRID[experiment] // 3
