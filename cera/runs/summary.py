@@ -20,11 +20,16 @@ log = logging.getLogger(__name__)
 COLUMNS = ("run", "state", "test_ppl", "trainable_params", "wall_seconds")
 
 
+def sweep_run_dirs(sweep_dir: str | Path) -> list[Path]:
+    """The run directory of every started job of a sweep, in job order (each job's run.json pointer)."""
+    pointers = sorted(Path(sweep_dir).glob("*/run.json"), key=lambda p: int(p.parent.name)
+                      if p.parent.name.isdigit() else 0)
+    return [Path((read_json(p) or {}).get("run_dir", "")) for p in pointers]
+
+
 def sweep_rows(sweep_dir: str | Path) -> list[dict]:
     rows = []
-    for pointer in sorted(Path(sweep_dir).glob("*/run.json"), key=lambda p: int(p.parent.name)
-                          if p.parent.name.isdigit() else 0):
-        run_dir = Path((read_json(pointer) or {}).get("run_dir", ""))
+    for run_dir in sweep_run_dirs(sweep_dir):
         status = read_status(run_dir) or {}
         results = read_json(run_dir / "results.json", {})
         rows.append({"run": run_dir.name, "state": status.get("state", "not started"), **results})
