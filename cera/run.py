@@ -15,6 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from cera.cluster.distributed import is_main_process
 from cera.config import ConfigError, check_argv
 from cera.io import atomic_write_json
 from cera.runs.execute import UsageError, execute
@@ -34,7 +35,8 @@ def main(cfg: DictConfig) -> dict | None:
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     try:
-        atomic_write_json(f"{hc.runtime.output_dir}/{POINTER}", {"run_dir": str(run_dir_for(cfg))})
+        if is_main_process():  # DDP: several tasks of one job train one run; rank 0 alone writes
+            atomic_write_json(f"{hc.runtime.output_dir}/{POINTER}", {"run_dir": str(run_dir_for(cfg))})
         return execute(cfg)
     except (UsageError, ConfigError) as exc:
         _fail(str(exc))

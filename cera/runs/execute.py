@@ -15,6 +15,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from cera.cluster.distributed import is_main_process, setup_distributed
 from cera.io import atomic_write_json, atomic_write_text
 from cera.provenance import provenance
 from cera.runs.naming import run_dir_for, run_id
@@ -77,7 +78,7 @@ def execute(cfg: DictConfig) -> dict:
         model, tokenizer, data, collator = _prepare(cfg)
     except _usage_errors() as exc:
         raise UsageError(str(exc).splitlines()[0]) from None
-    if cfg.force and run_dir.exists():  # keep, never delete, what a finished run wrote
+    if cfg.force and run_dir.exists() and is_main_process():  # keep, never delete, what a finished run wrote
         aside = run_dir.parent / ".replaced" / f"{run_dir.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         aside.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(run_dir), aside)
@@ -90,16 +91,21 @@ def _train_and_record(cfg, run_dir: Path, model, tokenizer, data, collator) -> d
     from cera.adapters.api import trainable_parameters
     from cera.train import DivergedError, fit, perplexity
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    setup_distributed()  # DDP (tasks_per_node > 1): the Trainer joins the process group (cera/cluster)
+    main = is_main_process()  # every rank trains, only rank 0 writes the run directory
     trainable = trainable_parameters(model)
     total = sum(p.numel() for p in model.parameters())
-    data_stats = {name: stats for name, (_, stats) in data.items()}
-    write_status(run_dir, "running", run_id=run_id(cfg), method=method_of(model), started=time.time(),
-                 trainable_params=trainable, data=data_stats, **provenance())
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+        data_stats = {name: stats for name, (_, stats) in data.items()}
+        write_status(run_dir, "running", run_id=run_id(cfg), method=method_of(model), started=time.time(),
+                     trainable_params=trainable, data=data_stats, **provenance())
     start = time.time()
     try:
         train_stats = fit(model, data["train"][0], data["val"][0], collator, cfg.train, cfg.lr, cfg.seed, run_dir)
+        if not main:
+            return {"run": run_dir.name, "state": "trained (rank > 0)"}
         save_adapter(model, run_dir / "adapter")
         test = {"ppl": None, "nll": None, "tokens": 0, "sequences": 0}
         if cfg.eval.test_ppl:
@@ -121,9 +127,13 @@ def _train_and_record(cfg, run_dir: Path, model, tokenizer, data, collator) -> d
         log.info("%s done: test PPL %s (%d trainable params, %.0fs)", run_dir.name,
                  f"{test['ppl']:.3f}" if test["ppl"] else "not measured", trainable, results["wall_seconds"])
     except DivergedError as exc:
+        if not main:
+            raise
         write_status(run_dir, "diverged", ended=time.time(), error=str(exc), step=exc.step)
         log.error("%s diverged: %s", run_dir.name, exc)
     except Exception as exc:
+        if not main:
+            raise
         atomic_write_text(run_dir / "error.txt", traceback.format_exc())
         write_status(run_dir, "failed", ended=time.time(), error=f"{type(exc).__name__}: {exc}")
         log.error("%s failed: %s (traceback in %s)", run_dir.name, exc, run_dir / "error.txt")

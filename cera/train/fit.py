@@ -131,4 +131,5 @@ def fit(model, train_ds, val_ds, collator, cfg: Mapping, lr: float, seed: int, r
         "train_tokens": int(trainer.state.num_input_tokens_seen or 0),
         "train_tokens_per_s": round(meter.tokens / meter.seconds, 1) if meter.seconds > 0 else None,
         "resumed_from": Path(last).name if last else None,
+        "world_size": trainer.args.world_size,  # processes that trained it (DDP: global batch = batch_size * grad_accum * world_size)
     }

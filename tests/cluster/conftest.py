@@ -26,7 +26,7 @@ def slurm():
     if shutil.which("sinfo") is None:
         pytest.skip("no SLURM on this machine (sinfo not found); `make slurm-up` starts a local one")
     out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
-    if out.returncode != 0 or not {"idle", "mixed", "allocated"} & set(out.stdout.split()):
+    if out.returncode != 0 or not {"idle", "mixed", "allocated", "completing"} & set(out.stdout.split()):
         pytest.fail(f"SLURM is installed but no node is up (sinfo: {out.stdout.strip() or out.stderr.strip()});"
                     " run `make slurm-up`")
 
