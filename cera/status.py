@@ -10,6 +10,8 @@ started have no run directory; they are listed as ``pending`` from submitit's jo
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -51,7 +53,15 @@ def _ago(seconds: float) -> str:
     return f"{seconds}s" if seconds < 120 else f"{seconds // 60}m" if seconds < 7200 else f"{seconds // 3600}h"
 
 
-def run_row(run_dir: Path, now: float | None = None) -> dict:
+def active_slurm_jobs() -> set[str] | None:
+    """Ids of the jobs SLURM still knows (pending, running, requeued); None without SLURM."""
+    if shutil.which("squeue") is None:
+        return None
+    out = subprocess.run(["squeue", "-h", "-o", "%A"], capture_output=True, text=True, timeout=30)
+    return set(out.stdout.split()) if out.returncode == 0 else None
+
+
+def run_row(run_dir: Path, now: float | None = None, active: set[str] | None = None) -> dict:
     status = read_status(run_dir) or {}
     results = read_json(run_dir / "results.json", {})
     tail = _curve_tail(run_dir)
@@ -64,13 +74,17 @@ def run_row(run_dir: Path, now: float | None = None) -> dict:
         metric = status.get("error", "-")
     files = [p for p in (run_dir / "status.json", run_dir / "curve.jsonl") if p.exists()]
     updated = max((p.stat().st_mtime for p in files), default=None)
+    job = (status.get("hardware") or {}).get("slurm", {}).get("SLURM_JOB_ID")
+    state = status.get("state", "not started")
+    if state == "running" and job and active is not None and job not in active:
+        state = "interrupted"  # its SLURM job is gone without recording an end (OOM kill, node failure, ...)
     return {
         "run": run_dir.name,
-        "state": status.get("state", "not started"),
+        "state": state,
         "progress": f"{steps}/{_max_steps(run_dir) or '?'}",
         "last metric": metric,
         "updated": f"{_ago((now or time.time()) - updated)} ago" if updated else "-",
-        "job": (status.get("hardware") or {}).get("slurm", {}).get("SLURM_JOB_ID", "-"),
+        "job": job or "-",
     }
 
 
@@ -85,19 +99,21 @@ def _job_folders(folder: Path) -> list[tuple[str, str]]:
     return jobs
 
 
-def collect(path: Path) -> tuple[list[dict], list[str]]:
-    """Rows for the runs under ``path`` and notes (driver and pending-job lines)."""
+def collect(path: Path, active: set[str] | None = None) -> tuple[list[dict], list[str]]:
+    """Rows for the runs under ``path`` and notes (driver and pending-job lines). ``active``: the
+    SLURM jobs still queued or running; a ``running`` run whose job is not among them is shown
+    as ``interrupted``."""
     notes: list[str] = []
     if (path / "status.json").is_file():
-        return [run_row(path)], notes
+        return [run_row(path, active=active)], notes
     if (path / "runs").is_dir():
-        return [run_row(p) for p in sorted((path / "runs").iterdir()) if p.is_dir() and not p.name.startswith(".")], notes
+        return [run_row(p, active=active) for p in sorted((path / "runs").iterdir()) if p.is_dir() and not p.name.startswith(".")], notes
     if not (path / ".submitit").is_dir() and not (path / ".driver").is_dir() and not any(path.glob("*/run.json")):
         raise ValueError(f"{path} is not a sweep, outputs or run directory "
                          "(expected <sweep>/<job>/run.json, <outputs>/runs/ or <run>/status.json)")
     for job, state in _job_folders(path / ".driver"):
         notes.append(f"driver job {job}: {state}")
-    rows = [run_row(p) for p in sweep_run_dirs(path)]
+    rows = [run_row(p, active=active) for p in sweep_run_dirs(path)]
     pending = [job for job, state in _job_folders(path / ".submitit") if state == "pending"]
     rows += [{"run": f"(job {job})", "state": "pending", "progress": "-", "last metric": "-", "updated": "-",
               "job": job} for job in pending]
@@ -118,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m cera.status <sweep dir | outputs dir | run dir>", file=sys.stderr)
         return 2
     try:
-        rows, notes = collect(Path(argv[0]))
+        rows, notes = collect(Path(argv[0]), active_slurm_jobs())
     except ValueError as exc:
         print(f"cera: error: {exc}", file=sys.stderr)
         return 2

@@ -44,7 +44,11 @@ def _launcher_config(args: list[str]):
 
 
 def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    parser = argparse.ArgumentParser(prog="python -m cera.submit", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m cera.submit",
+        usage="python -m cera.submit [--driver-time MIN] [--driver-mem-gb GB] <arguments of python -m cera.run -m>",
+        description="Submit a sweep to SLURM and return at once; follow it with python -m cera.status <sweep dir>. "
+                    "The Hydra driver runs as a small SLURM job (see cera/cluster/README.md).")
     parser.add_argument("--driver-time", type=int, default=4320, metavar="MIN",
                         help="time limit of the driver job in minutes (default 3 days); the sweep's jobs "
                              "keep running if it ends first, only its summary is lost")

@@ -44,7 +44,7 @@ def sweep(tmp_path):
 
 def test_sweep_dir_lists_runs_and_pending_jobs(sweep):
     _, sweep_dir = sweep
-    rows, _ = collect(sweep_dir)
+    rows, _ = collect(sweep_dir, active={"41"})
     got = [(r["run"], r["state"], r["progress"], r["last metric"], r["job"]) for r in rows]
     assert got == [("cera-a", "done", "10/10", "test_ppl 3.210", "41"),
                    ("lora-b", "running", "4/10", "val_ppl 7.389", "41"),
@@ -52,8 +52,9 @@ def test_sweep_dir_lists_runs_and_pending_jobs(sweep):
                    ("(job 7_3)", "pending", "-", "-", "7_3")]  # 7_0 started, 7 is the array's own folder
 
 
-def test_outputs_dir_and_cli(sweep, capsys):
+def test_outputs_dir_and_cli(sweep, capsys, monkeypatch, tmp_path):
     out, _ = sweep
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no squeue: states exactly as the files say
     assert main([str(out)]) == 0
     text = capsys.readouterr().out
     assert text.splitlines()[0] == "3 runs: 1 done, 1 running, 1 failed"
@@ -72,3 +73,10 @@ def test_driver_note(tmp_path):
     rows, notes = collect(tmp_path)
     assert rows == [] and notes[0] == "driver job 12: pending"
     assert json.dumps(notes)  # plain strings
+
+
+def test_running_run_whose_slurm_job_is_gone_is_interrupted(sweep):
+    out, _ = sweep
+    states = {r["run"]: r["state"] for r in collect(out, active={"99"})[0]}
+    assert states == {"cera-a": "done", "lora-b": "interrupted", "pera-c": "failed"}
+    assert {r["run"]: r["state"] for r in collect(out, active=None)[0]}["lora-b"] == "running"  # no SLURM here
