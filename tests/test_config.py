@@ -8,6 +8,7 @@ from cera.config import CONF_DIR, ConfigError, adapter_config, check_argv, group
 
 GROUPS = sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and any(p.glob("*.yaml")) and p.name != "hydra")
 CHOICES = [(g, o) for g in GROUPS for o in group_options(g)]
+OPTIONAL = {"arm", "experiment"}  # not in the primary defaults list: selected with +group=option
 
 
 def test_groups_are_found():
@@ -19,7 +20,7 @@ def test_groups_are_found():
 def test_every_config_composes_and_resolves(compose, group, option):
     from omegaconf import OmegaConf
 
-    cfg = compose(f"{group}={option}", tiny=False)
+    cfg = compose(f"{'+' if group in OPTIONAL else ''}{group}={option}", tiny=False)
     OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
     if group in ("method", "model", "train"):
         validate(cfg)

@@ -15,7 +15,7 @@ KEYS = ("test_ppl", "tasks", "sources", "limit", "n_samples", "temperature", "k"
         "batch_size", "num_fewshot", "seed", "spectra", "probe_size")  # fmt: skip
 #: Values of keys a config leaves out (= conf/eval/default.yaml, checked by a test).
 DEFAULTS = {"test_ppl": True, "tasks": [], "sources": {"gsm8k": None, "hendrycks_math": None},
-            "limit": 32, "n_samples": 10, "temperature": 0.8, "k": [1, 10], "max_new_tokens": 128, "batch_size": 16,
+            "limit": 32, "n_samples": 10, "temperature": 0.8, "k": [1, 10], "max_new_tokens": 128, "batch_size": 64,
             "num_fewshot": None, "seed": 0, "spectra": True, "probe_size": 16}  # fmt: skip
 
 
