@@ -60,6 +60,16 @@ def check_seed(value: Any) -> int:
 
 
 SWEEP_KEYS = {"rank": check_rank, "dropout": check_dropout, "lr": check_lr, "seed": check_seed}
+
+
+def check_seeds(value: Any) -> int:
+    """`seeds` (experiments/: seeds per cell); 0 would silently launch an empty sweep."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"seeds={value!r} is invalid: must be a positive integer (seeds per cell)")
+    return value
+
+
+ARGV_CHECKS = {**SWEEP_KEYS, "seeds": check_seeds}  # checked on the command line before composing
 TRAIN_POSITIVE_INTS = ("max_steps", "batch_size", "eval_batch_size", "grad_accum", "max_seq_len", "log_every",
                        "eval_every", "save_every", "keep_checkpoints")
 
@@ -133,7 +143,7 @@ def check_argv(argv: list[str]) -> None:
             for v in values:
                 if str(v) not in options:
                     raise ConfigError(f"{key}={v} is not a known {key}: choose from {', '.join(options)}")
-        elif key in SWEEP_KEYS:
+        elif key in ARGV_CHECKS:
             for v in values:
                 if not (isinstance(v, str) and v.startswith("${")):
-                    SWEEP_KEYS[key](v)
+                    ARGV_CHECKS[key](v)

@@ -80,6 +80,9 @@ def test_validate_rejects_bad_values(compose, override, fragment):
         (["lr=1e-4,-5e-4"], "lr=-0.0005 is invalid"),
         (["model=gpt5"], "model=gpt5 is not a known model"),
         (["seed=-1"], "seed=-1 is invalid"),
+        (["-m", "+experiment=fig1_scaling_law", "seeds=0"], "seeds=0 is invalid: must be a positive integer"),
+        (["-m", "+experiment=fig9"], "experiment=fig9 is not a known experiment: choose from fig1_scaling_law"),
+        (["-m", "+arm=cera_p0.5"], "arm=cera_p0.5 is not a known arm"),
     ],
 )
 def test_argv_checked_before_hydra(argv, fragment):
@@ -90,6 +93,7 @@ def test_argv_checked_before_hydra(argv, fragment):
 
 @pytest.mark.parametrize("argv", [["-m", "method=lora,dora,cera", "rank=64,128,512"],
                                   ["method=cera", "dropout=0,0.1,0.2,0.3", "lr=1e-4,5e-4"],
-                                  ["hydra/launcher=basic", "method.activation=relu", "--cfg", "job"]])
+                                  ["hydra/launcher=basic", "method.activation=relu", "--cfg", "job"],
+                                  ["-m", "+experiment=table3_ablation", "seeds=2", "+arm=cera_relu,parallel"]])
 def test_argv_accepts_documented_commands(argv):
     check_argv(argv)
