@@ -15,7 +15,7 @@ REPRO_B ?= table1_downstream
 # subsets of the above: after the chains they train nothing and only report "done"
 REPRO_TAIL ?= table2_case_study fig3_fig4_spectra
 
-.PHONY: help install sweep test test-slow test-all reproduce reproduce-a reproduce-b bench experiment-% slurm-up slurm-down slurm-status
+.PHONY: help install sweep test test-slow test-all reproduce reproduce-a reproduce-b bench figures experiment-% slurm-up slurm-down slurm-status
 
 help:
 	@echo "make install     install torch ($(TORCH)) then cera with its dev extra (editable)"
@@ -24,6 +24,7 @@ help:
 	@echo "                 (SEEDS=$(SEEDS); logs in $(OUTPUTS)/logs/; ~90 min on 2 CPU cores, see README)"
 	@echo "make experiment-<name>  one experiments/<name>.yaml sweep (SEEDS=$(SEEDS))"
 	@echo "make bench       the §4.5 compute/latency/memory benchmark (python -m cera.bench)"
+	@echo "make figures     every table, figure and the claims report from $(OUTPUTS)/runs (python -m analysis)"
 	@echo "make test        fast CPU test suite (no slow, no gpu tests)"
 	@echo "make test-slow   end-to-end tests (training runs, sweeps through the CLI)"
 	@echo "make test-all    both, as CI runs them"
@@ -76,3 +77,6 @@ reproduce-b:
 
 bench:
 	$(PYTHON) -m cera.bench
+
+figures:
+	$(PYTHON) -m analysis --outputs $(OUTPUTS)

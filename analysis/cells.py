@@ -1,0 +1,50 @@
+"""Cells: every config value except the seed. A cell's number is the mean over its finished seeds
+with a 95% CI — Student-t over seeds when there are ≥ 2, else that one run's bootstrap CI over test
+sequences / problems (labelled, so a reader knows which spread it is)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from cera.eval.stats import across_seeds
+
+CELL = ["variant", "method", "rank", "dropout", "lr", "data"]
+
+
+def cell_stats(runs: pd.DataFrame, metric: str, **where) -> dict:
+    """{value, lo, hi, n, ci, missing} of `metric` over the done runs matching `where`."""
+    rows = runs
+    for key, value in where.items():
+        rows = rows[rows[key].isin(value) if isinstance(value, (set, list, tuple)) else rows[key] == value]
+    total = len(rows)
+    done = rows[(rows["state"] == "done")] if "state" in rows else rows
+    values = done[metric].dropna() if metric in done else pd.Series(dtype=float)
+    out = {"value": math.nan, "lo": math.nan, "hi": math.nan, "n": len(values), "ci": "",
+           "not_done": total - len(done)}
+    if values.empty:
+        return out
+    if len(values) >= 2:
+        out["value"], out["lo"], out["hi"] = across_seeds(values.tolist())
+        out["ci"] = f"t over {len(values)} seeds"
+    else:
+        only = done.loc[values.index[0]]
+        out["value"] = float(values.iloc[0])
+        out["lo"], out["hi"] = only.get(f"{metric}_lo", math.nan), only.get(f"{metric}_hi", math.nan)
+        if not isinstance(out["lo"], float) or math.isnan(out["lo"]):
+            out["lo"], out["hi"] = only.get(f"{metric} lo", math.nan), only.get(f"{metric} hi", math.nan)
+        out["ci"] = "bootstrap, 1 seed"
+    return out
+
+
+def fmt(stats: dict, digits: int = 2, scale: float = 1.0) -> str:
+    """'3.81 ± 0.05' (half-width of the CI), '3.81' when no CI, '—' for a gap."""
+    value = stats.get("value", math.nan)
+    if value is None or math.isnan(value):
+        return "—"
+    lo, hi = stats.get("lo", math.nan), stats.get("hi", math.nan)
+    text = f"{value * scale:.{digits}f}"
+    if lo is not None and hi is not None and not (math.isnan(lo) or math.isnan(hi)):
+        text += f" [{lo * scale:.{digits}f}, {hi * scale:.{digits}f}]"
+    return text

@@ -1,0 +1,141 @@
+"""Run directories → tidy pandas frames. Reads files only (outputs/README.md documents them).
+
+One row per run directory, whatever its state: a failed, diverged or unfinished run stays in the
+frame (with NaN metrics) so that every artifact can show it as a gap and the report can list it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+INSTRUCT_DATA = {"synthetic_instruct", "slimorca"}
+MATH_DATA = {"synthetic_math", "mathinstruct"}
+# Embedded task -> the paper task it stands for (Table 1 columns).
+TASK_ROLE = {"complex": "math", "hendrycks_math": "math", "basic": "gsm8k", "gsm8k": "gsm8k"}
+
+
+def _json(path: Path, default=None):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return default
+
+
+def _train_key(train: dict) -> str:
+    """Short hash of the training recipe: runs of different recipes never share a cell."""
+    keep = {k: v for k, v in (train or {}).items() if k not in ("progress_bar", "num_workers")}
+    return hashlib.sha1(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def _run_row(run_dir: Path) -> dict:
+    cfg = yaml.safe_load((run_dir / "config.yaml").read_text()) if (run_dir / "config.yaml").exists() else {}
+    status = _json(run_dir / "status.json", {}) or {}
+    results = _json(run_dir / "results.json", {}) or {}
+    method = cfg.get("method") or {}
+    row = {
+        "run": run_dir.name, "run_dir": str(run_dir), "state": status.get("state", "unknown"),
+        "method": method.get("name", results.get("method")), "activation": method.get("activation"),
+        "rank": cfg.get("rank", results.get("rank")), "dropout": cfg.get("dropout", results.get("dropout")),
+        "lr": cfg.get("lr", results.get("lr")), "seed": cfg.get("seed", results.get("seed")),
+        "data": (cfg.get("data") or {}).get("name", results.get("data")),
+        "model": (cfg.get("model") or {}).get("name", results.get("model")),
+        "max_steps": (cfg.get("train") or {}).get("max_steps"), "train_key": _train_key(cfg.get("train")),
+        "test_ppl": results.get("test_ppl"), "trainable_params": results.get("trainable_params"),
+        "wall_seconds": results.get("wall_seconds"), "error": (status.get("error") or "")[:200],
+    }
+    seqs = _json(run_dir / "ppl_sequences.json")
+    if seqs and results.get("test_ppl") is not None:
+        from cera.eval.stats import ppl_ci
+
+        _, row["test_ppl_lo"], row["test_ppl_hi"] = ppl_ci(seqs["nll_sum"], seqs["tokens"])
+    spectra = _json(run_dir / "spectra.json")
+    if spectra:
+        agg = spectra.get("branch_aggregate") or {}
+        row["auc90"] = (agg.get("auc90") or {}).get("mean")
+        row["effective_rank"] = (agg.get("effective_rank") or {}).get("mean")
+    downstream = results.get("downstream") or _json(run_dir / "downstream.json") or {}
+    for task, m in (downstream.get("tasks") or {}).items():
+        role = TASK_ROLE.get(task, task)
+        for key in ("pass@1_greedy", "pass@1", "pass@10"):
+            if isinstance(m.get(key), dict):
+                row[f"{role} {key}"] = m[key]["value"]
+                row[f"{role} {key} lo"], row[f"{role} {key} hi"] = m[key]["lo"], m[key]["hi"]
+        case = m.get("case_study") or {}
+        if case.get("greedy"):
+            row["collapse_rate"] = case["greedy"].get("state_collapse_rate")
+            row["collapse_abs_error"] = case["greedy"].get("mean_abs_error")
+    return row
+
+
+def load_runs(outputs: str | Path) -> pd.DataFrame:
+    """One row per directory under <outputs>/runs (hidden ones such as .replaced/ are skipped)."""
+    runs_dir = Path(outputs) / "runs"
+    dirs = sorted(p for p in runs_dir.glob("*") if p.is_dir() and not p.name.startswith(".")) if runs_dir.is_dir() else []
+    frame = pd.DataFrame([_run_row(d) for d in dirs])
+    if frame.empty:
+        frame = pd.DataFrame(columns=["run", "state", "method", "activation", "rank", "dropout", "lr", "seed",
+                                      "data", "model", "train_key", "test_ppl"])
+    frame["variant"] = frame.apply(_variant, axis=1) if len(frame) else []
+    return frame
+
+
+def _variant(row) -> str:
+    """method[_activation]: how tables name a row (cera_relu, parallel, lora, ...)."""
+    act = row.get("activation")
+    return f"{row['method']}_{act}" if isinstance(act, str) and act != "silu" else str(row["method"])
+
+
+def load_curves(runs: pd.DataFrame) -> pd.DataFrame:
+    """Long form: run, step, val_ppl (validation points only) — the Fig 2 curves."""
+    rows = []
+    for run, run_dir in zip(runs["run"], runs.get("run_dir", [])):
+        path = Path(run_dir) / "curve.jsonl"
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines():
+            try:
+                point = json.loads(line)
+            except ValueError:
+                continue
+            if "val_ppl" in point:
+                rows.append({"run": run, "step": point["step"], "val_ppl": point["val_ppl"]})
+    return pd.DataFrame(rows, columns=["run", "step", "val_ppl"])
+
+
+def load_spectra(runs: pd.DataFrame) -> pd.DataFrame:
+    """Long form: run, layer, index (1-based), singular value normalised by the layer's largest."""
+    rows = []
+    for run, run_dir in zip(runs["run"], runs.get("run_dir", [])):
+        spectra = _json(Path(run_dir) / "spectra.json")
+        for layer, s in ((spectra or {}).get("branch") or {}).items():
+            values = s.get("singular_values") or []
+            top = values[0] if values and values[0] > 0 else 1.0
+            rows += [{"run": run, "layer": layer, "index": i + 1, "sv": v / top} for i, v in enumerate(values)]
+    return pd.DataFrame(rows, columns=["run", "layer", "index", "sv"])
+
+
+def select_setting(runs: pd.DataFrame, model: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Runs of one model and, per data set, one training recipe (the most common); notes on the rest."""
+    notes: list[str] = []
+    if runs.empty:
+        return runs, notes
+    if model is None:
+        model = runs["model"].value_counts().idxmax()
+    chosen = runs[runs["model"] == model]
+    if len(chosen) < len(runs):
+        notes.append(f"{len(runs) - len(chosen)} runs of other models than {model!r} are not in these artifacts")
+    keep = []
+    for data, group in chosen.groupby("data"):
+        recipe = group["train_key"].value_counts().idxmax()
+        dropped = group[group["train_key"] != recipe]
+        if len(dropped):
+            steps = sorted({int(s) for s in dropped["max_steps"].dropna()})
+            notes.append(f"{len(dropped)} {data} runs with another training recipe (max_steps {steps}) are "
+                         f"left out; the artifacts use the most common recipe ({len(group) - len(dropped)} runs)")
+        keep.append(group[group["train_key"] == recipe])
+    return pd.concat(keep) if keep else chosen, notes
