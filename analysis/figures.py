@@ -26,8 +26,8 @@ LABELS = {"lora": "LoRA", "cera": "CeRA", "dora": "DoRA", "pera": "PERA"}
 
 def _err(stats: list[dict]) -> np.ndarray:
     """Asymmetric error bars; 0 where a cell has no CI (1 seed without bootstrap data)."""
-    lower = [s["value"] - s["lo"] if not math.isnan(s["lo"]) else 0 for s in stats]
-    upper = [s["hi"] - s["value"] if not math.isnan(s["hi"]) else 0 for s in stats]
+    lower = [max(0.0, s["value"] - s["lo"]) if not math.isnan(s["lo"]) else 0 for s in stats]
+    upper = [max(0.0, s["hi"] - s["value"]) if not math.isnan(s["hi"]) else 0 for s in stats]
     return np.array([lower, upper])
 
 
@@ -49,6 +49,11 @@ def _vs_rank(ax, runs: pd.DataFrame, metric: str, methods=("lora", "cera"), gaps
     ax.grid(alpha=0.3)
 
 
+def _legend(ax, size: int) -> None:
+    if ax.get_legend_handles_labels()[0]:  # an empty panel (no finished run) gets no empty legend
+        ax.legend(fontsize=size)
+
+
 def _footnote(fig, gaps: list[str], model: str) -> None:
     text = f"model: {model}. Points: mean over seeds, bars: 95% CI."
     if gaps:
@@ -66,11 +71,11 @@ def fig1(runs: pd.DataFrame, model: str = "") -> plt.Figure:
                  label=f"paper: LoRA plateau {paper.FIG1['lora_plateau']} (Llama-3-8B)")
     left.set_ylabel("test perplexity (lower is better)")
     left.set_title("Fig 1 (left): test PPL vs rank")
-    left.legend(fontsize=8)
+    _legend(left, 8)
     _vs_rank(right, inst, "auc90")
     right.set_ylabel("AUC-90 of the adapter output spectrum\n(singular values to 90% energy)")
     right.set_title("Fig 1 (right): AUC-90 vs rank")
-    right.legend(fontsize=8)
+    _legend(right, 8)
     _footnote(fig, gaps, model)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
@@ -93,7 +98,7 @@ def fig2(runs: pd.DataFrame, curves: pd.DataFrame, model: str = "") -> plt.Figur
             agg = pts.groupby("step")["val_ppl"].apply(list)
             stats = [across_seeds(v) for v in agg]
             mean = np.array([s[0] for s in stats])
-            ax.plot(agg.index, mean, style, color=color, label=f"{label} ({len(sel)} seeds)")
+            ax.plot(agg.index, mean, style, color=color, label=f"{label} (n={len(sel)})")
             lo, hi = np.array([s[1] for s in stats]), np.array([s[2] for s in stats])
             if not np.isnan(lo).all():
                 ax.fill_between(agg.index, lo, hi, color=color, alpha=0.15)
@@ -101,7 +106,7 @@ def fig2(runs: pd.DataFrame, curves: pd.DataFrame, model: str = "") -> plt.Figur
         ax.set_xlabel("optimizer step")
         ax.set_title(f"Fig 2: lr = {lr:g}")
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
+        _legend(ax, 7)
     axes[0].set_ylabel("validation perplexity (log scale)")
     _footnote(fig, gaps, model + " — bands: 95% CI over seeds")
     fig.tight_layout(rect=(0, 0.05, 1, 1))
@@ -122,7 +127,7 @@ def _spectra_panel(ax, runs: pd.DataFrame, spectra: pd.DataFrame) -> None:
     ax.set_xlabel("singular value index")
     ax.set_ylabel("σ_i / σ_1 (mean over layers, seeds)")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    _legend(ax, 8)
 
 
 def _spectral_figure(runs, spectra, data: set, title: str, model: str, with_auc: bool) -> plt.Figure:
@@ -135,12 +140,12 @@ def _spectral_figure(runs, spectra, data: set, title: str, model: str, with_auc:
     _vs_rank(axes[1], sub, "effective_rank", gaps=gaps)
     axes[1].set_ylabel("effective rank (exp entropy of normalised σ)")
     axes[1].set_title(f"{title}: effective rank vs rank")
-    axes[1].legend(fontsize=8)
+    _legend(axes[1], 8)
     if with_auc:
         _vs_rank(axes[2], sub, "auc90")
         axes[2].set_ylabel("AUC-90")
         axes[2].set_title(f"{title}: AUC-90 vs rank")
-        axes[2].legend(fontsize=8)
+        _legend(axes[2], 8)
     _footnote(fig, gaps, model + f" — paper (Llama-3-8B, r=512): ER LoRA ≈ {paper.FIG3['lora_er_r512']}, "
               f"CeRA > {paper.FIG3['cera_er_r512']}")
     fig.tight_layout(rect=(0, 0.06, 1, 1))
@@ -181,7 +186,7 @@ def fig_bench(bench: dict) -> plt.Figure:
         ax.set_title(title)
         ax.grid(alpha=0.3, axis="y")
     axes[0].set_ylabel("time relative to unmerged LoRA, same rank (×)")
-    axes[-1].legend(fontsize=8)
+    _legend(axes[-1], 8)
     settings = bench.get("settings", {})
     fig.text(0.01, 0.01, f"§4.5 benchmark: {settings.get('model', '')} on "
              f"{settings.get('device', '')}; bars: median of paired per-round ratios, error bars: q1–q3.",
