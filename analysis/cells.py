@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from cera.eval.stats import across_seeds
 
+PAPER_LR = {"dora": 1e-4}  # every other method: 3e-4 (SPEC §1)
 CELL = ["variant", "method", "rank", "dropout", "lr", "data"]
 
 
 def cell_stats(runs: pd.DataFrame, metric: str, **where) -> dict:
     """{value, lo, hi, n, ci, missing} of `metric` over the done runs matching `where`."""
     rows = runs
+    if "lr" not in where and len(rows):  # a cell is at the method's paper lr unless asked (Fig 2 sweeps lr)
+        rows = rows[np.isclose(rows["lr"].astype(float), rows["method"].map(PAPER_LR).fillna(3e-4))]
     for key, value in where.items():
         rows = rows[rows[key].isin(value) if isinstance(value, (set, list, tuple)) else rows[key] == value]
     total = len(rows)
@@ -38,12 +42,15 @@ def cell_stats(runs: pd.DataFrame, metric: str, **where) -> dict:
     return out
 
 
-def fmt(stats: dict, digits: int = 2, scale: float = 1.0) -> str:
-    """'3.81 ± 0.05' (half-width of the CI), '3.81' when no CI, '—' for a gap."""
+def fmt(stats: dict, digits: int = 2, scale: float = 1.0, clip: tuple[float, float] | None = None) -> str:
+    """'3.81 [3.76, 3.86]' (value and 95% CI), '3.81' when no CI, '—' for a gap. `clip` bounds the
+    interval to the metric's range (a t-interval of a rate can cross 0)."""
     value = stats.get("value", math.nan)
     if value is None or math.isnan(value):
         return "—"
     lo, hi = stats.get("lo", math.nan), stats.get("hi", math.nan)
+    if clip and not (math.isnan(lo) or math.isnan(hi)):
+        lo, hi = max(clip[0], lo), min(clip[1], hi)
     text = f"{value * scale:.{digits}f}"
     if lo is not None and hi is not None and not (math.isnan(lo) or math.isnan(hi)):
         text += f" [{lo * scale:.{digits}f}, {hi * scale:.{digits}f}]"

@@ -46,7 +46,7 @@ def table2(runs: pd.DataFrame) -> pd.DataFrame:
     for method, rank in [("lora", 512), ("cera", 128)]:
         where = dict(variant=method, rank=rank)
         rows.append({"method": f"{method} r{rank}",
-                     "state-collapse rate": fmt(cell_stats(math_runs, "collapse_rate", **where), 3),
+                     "state-collapse rate": fmt(cell_stats(math_runs, "collapse_rate", **where), 3, clip=(0, 1)),
                      "mean abs error per step": fmt(cell_stats(math_runs, "collapse_abs_error", **where), 3),
                      "seeds": cell_stats(math_runs, "collapse_rate", **where)["n"]})
     return pd.DataFrame(rows)

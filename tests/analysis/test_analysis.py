@@ -96,3 +96,15 @@ def test_bad_outputs_dir_is_one_line_error(tmp_path):
     r = subprocess.run([sys.executable, "-m", "analysis", "--outputs", str(tmp_path / "nope")], cwd=ROOT,
                        capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "is not a directory" in r.stderr
+
+
+def test_a_cell_is_at_the_paper_lr_unless_asked(tmp_path):
+    small_tree(tmp_path)
+    write_run(tmp_path, "lora", 16, 0, ppl=50.0, lr=1e-4)  # a Fig 2 run: same method/rank/dropout, other lr
+    runs = load_runs(tmp_path)
+    assert math.isclose(cell_stats(runs, "test_ppl", variant="lora", rank=16)["value"], 5.01)
+    assert cell_stats(runs, "test_ppl", variant="lora", rank=16, lr=1e-4)["value"] == 50.0
+
+
+def test_rates_are_clipped_to_their_range():
+    assert fmt({"value": 0.1, "lo": -0.2, "hi": 0.4}, 2, clip=(0, 1)) == "0.10 [0.00, 0.40]"
