@@ -121,11 +121,14 @@ def _spectra_panel(ax, runs: pd.DataFrame, spectra: pd.DataFrame) -> None:
         pts = spectra[spectra["run"].isin(sel["run"])]
         if pts.empty:
             continue
-        curve = pts.groupby("index")["sv"].mean()
+        # layers differ in width (v_proj 64 vs q_proj 128 on the tiny model): average only the
+        # indices every layer has, or the mean jumps where the narrow layers end
+        common = pts.groupby(["run", "layer"])["index"].max().min()
+        curve = pts[pts["index"] <= common].groupby("index")["sv"].mean()
         ax.plot(curve.index, curve.values, color=COLORS[method], label=f"{LABELS[method]} r{int(top)}")
     ax.set_yscale("log")
     ax.set_xlabel("singular value index")
-    ax.set_ylabel("σ_i / σ_1 (mean over layers, seeds)")
+    ax.set_ylabel("σ_i / σ_1 (mean over layers and seeds;\nindices all layers have)")
     ax.grid(alpha=0.3, which="both")
     _legend(ax, 8)
 
