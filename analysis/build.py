@@ -64,7 +64,8 @@ def build_all(outputs: str | Path, model: str | None = None) -> dict:
     table("table2_case_study", f"Table 2 — logistic-map case study (greedy), model {name}", lambda: tables.table2(runs))
     table("table3_ablation", f"Table 3 — ablation at r=128, test PPL with 95% CI, model {name}",
           lambda: tables.table3(runs))
-    table("claims", f"Paper claims vs our measurements (model {name}); verdicts compare 95% CIs",
+    table("claims", f"Paper claims vs our measurements (model {name}); verdicts compare 95% CIs "
+          "(PPL claims: paired per-sequence bootstrap over seed-matched runs on the same test sequences)",
           lambda: claims(runs, bench))
     report = _report(all_runs, notes, problems)
     (outputs / "report.md").write_text(report)

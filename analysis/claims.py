@@ -3,6 +3,8 @@
 Verdicts compare 95% CIs: "reproduced" when the intervals separate in the claimed direction, "not
 reproduced" when they separate the other way, "inside noise" when they overlap (conservative:
 overlapping CIs can still hide a real difference), "not run" when a cell has no finished run.
+PPL claims use the paired per-sequence comparison (analysis.paired) where seeds match; a pass@k
+claim where both sides score 0 says so ("both at 0: floor") instead of a bare "inside noise".
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pandas as pd
 from analysis import paper
 from analysis.cells import cell_stats, fmt
 from analysis.load import INSTRUCT_DATA, MATH_DATA
+from analysis.paired import fmt_ratio, paired_ppl_ratio, ratio_verdict
 
 
 def _less(a: dict, b: dict) -> str:
@@ -53,15 +56,18 @@ def claims(runs: pd.DataFrame, bench: dict | None) -> pd.DataFrame:
     else:
         add("LoRA PPL plateaus with rank", "≈ 3.90 from r16 to r512", "—", "not run")
     c64, l512 = ppl("cera", 64), ppl("lora", 512)
-    add("CeRA r64 PPL ≤ LoRA r512 (instruction data)", "3.89 vs ≈ 3.90", f"{fmt(c64, 3)} vs {fmt(l512, 3)}",
-        _less(c64, l512))
+    pair = paired_ppl_ratio(inst, {"variant": "cera", "rank": 64, "dropout": 0.1},
+                            {"variant": "lora", "rank": 512, "dropout": 0.1})
+    add("CeRA r64 PPL ≤ LoRA r512 (instruction data)", "3.89 vs ≈ 3.90",
+        f"{fmt(c64, 3)} vs {fmt(l512, 3)}; {fmt_ratio(pair)}", ratio_verdict(pair, _less(c64, l512)))
     for metric, name in (("math pass@1_greedy", "MATH(-like) pass@1"), ("math pass@10", "MATH(-like) pass@10")):
         c = cell_stats(mth, metric, variant="cera", rank=64)
         lr = cell_stats(mth, metric, variant="lora", rank=512)
         ref = paper.TABLE1[("cera", 64)], paper.TABLE1[("lora", 512)]
         i = 1 if "@10" in name else 0
         add(f"CeRA r64 beats LoRA r512 on {name}", f"{ref[0][i]:.2f} vs {ref[1][i]:.2f} %",
-            f"{fmt(c, 1, 100)} vs {fmt(lr, 1, 100)} %", _flip(_less(c, lr)))
+            f"{fmt(c, 1, 100)} vs {fmt(lr, 1, 100)} %",
+            "inside noise (both at 0: floor)" if c["value"] == 0 == lr["value"] else _flip(_less(c, lr)))
     er_c = cell_stats(inst, "effective_rank", variant="cera", rank=512, dropout=0.1)
     er_l = cell_stats(inst, "effective_rank", variant="lora", rank=512, dropout=0.1)
     ratio = er_c["value"] / er_l["value"] if er_l["value"] else math.nan
@@ -74,11 +80,17 @@ def claims(runs: pd.DataFrame, bench: dict | None) -> pd.DataFrame:
     if any(math.isnan(c["value"]) for c in cells):
         verdict = "not run"
     else:
-        steps = [_less(cells[i], cells[i + 1]) for i in range(len(cells) - 1)]
+        pairs = [paired_ppl_ratio(inst, {"variant": v, "rank": 128, "dropout": d},
+                                  {"variant": w, "rank": 128, "dropout": e})
+                 for (v, d), (w, e) in zip(order, order[1:])]
+        steps = [ratio_verdict(p, _less(cells[i], cells[i + 1])) for i, p in enumerate(pairs)]
         verdict = ("reproduced" if all(s == "reproduced" for s in steps) else
                    "not reproduced" if any(s == "not reproduced" for s in steps) else "inside noise")
     add("Ablation ordering (r128 PPL): full < ReLU < no dropout < module-level < identity",
-        "3.81 < 3.84 < 3.85 < 3.90 < 3.97", "; ".join(f"{n} {fmt(c, 3)}" for n, c in zip(names, cells)), verdict)
+        "3.81 < 3.84 < 3.85 < 3.90 < 3.97", "; ".join(f"{n} {fmt(c, 3)}" for n, c in zip(names, cells))
+        + ("" if verdict == "not run" else "; paired PPL ratios of neighbours: " + ", ".join(
+            f"{names[i]}/{names[i + 1]} " + (f"{p['ratio']:.3f} [{p['lo']:.3f}, {p['hi']:.3f}]" if p else "—")
+            for i, p in enumerate(pairs))), verdict)
     targets = {t["target"]: t for t in (bench or {}).get("targets", [])}
     for rank in (64, 128):
         t = targets.get(f"cera r={rank} unmerged decode / unmerged lora")

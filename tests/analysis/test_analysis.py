@@ -108,3 +108,20 @@ def test_a_cell_is_at_the_paper_lr_unless_asked(tmp_path):
 
 def test_rates_are_clipped_to_their_range():
     assert fmt({"value": 0.1, "lo": -0.2, "hi": 0.4}, 2, clip=(0, 1)) == "0.10 [0.00, 0.40]"
+
+
+def test_paired_ppl_ratio_is_the_ratio_of_seed_matched_runs(tmp_path):
+    from analysis.paired import paired_ppl_ratio, ratio_verdict
+
+    for seed, (c, lo) in enumerate([(3.0, 4.0), (3.0, 4.0)]):
+        write_run(tmp_path, "cera", 64, seed, ppl=c)
+        write_run(tmp_path, "lora", 512, seed, ppl=lo)
+    write_run(tmp_path, "lora", 512, 7, ppl=9.0)  # no CeRA seed 7: not paired
+    runs = load_runs(tmp_path)
+    res = paired_ppl_ratio(runs, {"variant": "cera", "rank": 64}, {"variant": "lora", "rank": 512})
+    assert res["seeds"] == 2 and res["n"] == 8
+    assert math.isclose(res["ratio"], 0.75) and math.isclose(res["lo"], 0.75) and math.isclose(res["hi"], 0.75)
+    assert ratio_verdict(res, "x") == "reproduced"
+    assert paired_ppl_ratio(runs, {"variant": "cera", "rank": 16}, {"variant": "lora", "rank": 512}) is None
+    claim = claims(runs, None).set_index("claim").loc["CeRA r64 PPL ≤ LoRA r512 (instruction data)"]
+    assert claim["verdict"] == "reproduced" and "paired PPL ratio 0.750 [0.750, 0.750]" in claim["ours (95% CI)"]

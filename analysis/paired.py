@@ -1,0 +1,71 @@
+"""Paired PPL comparison of two cells: same seed, same test sequences, so sequence-level noise
+cancels (a tighter test than comparing two seed-level CIs).
+
+Per matched seed, d_i = nll_a,i − nll_b,i over the shared sequences (pooled across seeds) goes to
+`cera.eval.stats.paired_bootstrap`. Since PPL = exp(Σ nll / Σ tokens) and the token counts are
+equal, the PPL ratio a/b = exp(mean(d) / mean(tokens)); the interval maps the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.cells import PAPER_LR
+from cera.eval.stats import paired_bootstrap
+
+
+def _done_by_seed(runs: pd.DataFrame, where: dict) -> dict:
+    if runs.empty or "run_dir" not in runs:
+        return {}
+    rows = runs[runs["state"] == "done"]
+    rows = rows[np.isclose(rows["lr"].astype(float), rows["method"].map(PAPER_LR).fillna(3e-4))]
+    for key, value in where.items():
+        rows = rows[rows[key] == value]
+    return {seed: Path(d) for seed, d in zip(rows["seed"], rows["run_dir"])}
+
+
+def _sequences(run_dir: Path) -> tuple[list, list] | None:
+    try:
+        seqs = json.loads((run_dir / "ppl_sequences.json").read_text())
+        return seqs["nll_sum"], seqs["tokens"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def paired_ppl_ratio(runs: pd.DataFrame, a: dict, b: dict) -> dict | None:
+    """{ratio, lo, hi, p_value, seeds, n} for PPL(a)/PPL(b), or None when no seed pairs up."""
+    runs_a, runs_b = _done_by_seed(runs, a), _done_by_seed(runs, b)
+    nll_a, nll_b, tokens, seeds = [], [], [], []
+    for seed in sorted(set(runs_a) & set(runs_b)):
+        sa, sb = _sequences(runs_a[seed]), _sequences(runs_b[seed])
+        if not sa or not sb or sa[1] != sb[1]:  # not the same sequences: no pairing
+            continue
+        nll_a += sa[0]
+        nll_b += sb[0]
+        tokens += sa[1]
+        seeds.append(seed)
+    if not seeds:
+        return None
+    res = paired_bootstrap(nll_a, nll_b, higher_is_better=False)
+    scale = float(np.mean(tokens))
+    return {"ratio": math.exp(res["diff"] / scale), "lo": math.exp(res["lo"] / scale),
+            "hi": math.exp(res["hi"] / scale), "p_value": res["p_value"], "seeds": len(seeds), "n": res["n"]}
+
+
+def fmt_ratio(res: dict | None) -> str:
+    if res is None:
+        return "no paired runs"
+    return (f"paired PPL ratio {res['ratio']:.3f} [{res['lo']:.3f}, {res['hi']:.3f}], "
+            f"{res['n']} sequences over {res['seeds']} seeds")
+
+
+def ratio_verdict(res: dict | None, fallback: str) -> str:
+    """ratio < 1 is the claimed direction; an interval straddling 1 is inside noise."""
+    if res is None:
+        return fallback
+    return "reproduced" if res["hi"] < 1 else "not reproduced" if res["lo"] > 1 else "inside noise"
