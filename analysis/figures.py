@@ -146,7 +146,7 @@ def _spectral_figure(runs, spectra, data: set, title: str, model: str, with_auc:
     _legend(axes[1], 8)
     if with_auc:
         _vs_rank(axes[2], sub, "auc90")
-        axes[2].set_ylabel("AUC-90")
+        axes[2].set_ylabel("AUC-90 (singular values to 90% energy)")
         axes[2].set_title(f"{title}: AUC-90 vs rank")
         _legend(axes[2], 8)
     _footnote(fig, gaps, model + f" — paper (Llama-3-8B, r=512): ER LoRA ≈ {paper.FIG3['lora_er_r512']}, "
