@@ -15,11 +15,18 @@ PAPER_LR = {"dora": 1e-4}  # every other method: 3e-4 (SPEC §1)
 CELL = ["variant", "method", "rank", "dropout", "lr", "data"]
 
 
+def at_paper_lr(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows trained at their method's paper learning rate (Fig 2's lr sweep is not a cell of the others)."""
+    if rows.empty:
+        return rows
+    return rows[np.isclose(rows["lr"].astype(float), rows["method"].map(PAPER_LR).fillna(3e-4))]
+
+
 def cell_stats(runs: pd.DataFrame, metric: str, **where) -> dict:
     """{value, lo, hi, n, ci, missing} of `metric` over the done runs matching `where`."""
     rows = runs
-    if "lr" not in where and len(rows):  # a cell is at the method's paper lr unless asked (Fig 2 sweeps lr)
-        rows = rows[np.isclose(rows["lr"].astype(float), rows["method"].map(PAPER_LR).fillna(3e-4))]
+    if "lr" not in where:  # a cell is at the method's paper lr unless asked
+        rows = at_paper_lr(rows)
     for key, value in where.items():
         rows = rows[rows[key].isin(value) if isinstance(value, (set, list, tuple)) else rows[key] == value]
     total = len(rows)

@@ -15,15 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.cells import PAPER_LR
+from analysis.cells import at_paper_lr
 from cera.eval.stats import paired_bootstrap
 
 
 def _done_by_seed(runs: pd.DataFrame, where: dict) -> dict:
     if runs.empty or "run_dir" not in runs:
         return {}
-    rows = runs[runs["state"] == "done"]
-    rows = rows[np.isclose(rows["lr"].astype(float), rows["method"].map(PAPER_LR).fillna(3e-4))]
+    rows = at_paper_lr(runs[runs["state"] == "done"])
     for key, value in where.items():
         rows = rows[rows[key] == value]
     return {seed: Path(d) for seed, d in zip(rows["seed"], rows["run_dir"])}
