@@ -113,9 +113,11 @@ def validate(cfg: DictConfig) -> Any:
         check(cfg[key])
     check_train(cfg.train)
     from cera.models.load import ModelError, check_model_config
+    from cera.models.shape_only import check_use
 
     try:
         check_model_config(OmegaConf.to_container(cfg.model, resolve=True))
+        check_use(cfg.model)  # random weights train only with model.allow_random=true
     except ModelError as exc:
         raise ConfigError(str(exc)) from None
     return adapter_config(OmegaConf.to_container(cfg.method, resolve=True))

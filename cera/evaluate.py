@@ -84,10 +84,12 @@ def evaluate(run_dir: Path, overrides: list[str]) -> dict:
     from cera.eval.run_eval import evaluate_run
     from cera.io import atomic_write_json, read_json
     from cera.models import load_model
+    from cera.models.shape_only import check_use
 
     cfg = OmegaConf.load(run_dir / "config.yaml")
     cfg.eval = eval_config(cfg.get("eval") or {}, overrides, (cfg.get("data") or {}).get("eval_tasks"))
     check_eval_config(cfg.eval)  # one-line errors before the model is built
+    check_use(cfg.model, "evaluating")  # random weights only with model.allow_random=true
     model, tokenizer = load_model(OmegaConf.to_container(cfg.model, resolve=True), cfg.paths.cache_dir)
     model = load_adapter(model, run_dir / "adapter")
     summary = evaluate_run(cfg, model, tokenizer, run_dir)

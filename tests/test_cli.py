@@ -41,6 +41,7 @@ BAD = [
     (["method.activation=tanh"], "activation='tanh'"),
     (["model.target_modules=[nope_proj]"], "nope_proj"),
     (["data=slimorca", "data.source=/nonexistent/orca.jsonl"], "/nonexistent/orca.jsonl"),
+    (["model.init=random"], "model.init=random has untrained weights"),
 ]
 
 

@@ -84,7 +84,7 @@ def run_bench(cfg: DictConfig) -> dict:
     amp = autocast_dtype(cfg.dtype, device)
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
     started = time.perf_counter()
-    base, _ = load_model(model_cfg, cfg.paths.cache_dir)
+    base, _ = load_model(model_cfg, cfg.paths.cache_dir, device)  # init=random builds on the device
     shapes = cfg.shapes
     limit = getattr(base.config, "max_position_embeddings", None)
     if limit is not None and shapes.seq_len + shapes.decode_tokens > limit:

@@ -109,25 +109,11 @@ def ensure_backbone(spec: BackboneSpec, cache_dir: str | os.PathLike) -> Path:
     return target
 
 
-def _packed_blocks(tokenizer, corpus: list[str], seq_len: int) -> list[list[int]]:
-    ids: list[int] = []
-    for enc in tokenizer(corpus, add_special_tokens=False)["input_ids"]:
-        ids.extend(enc)
-        ids.append(tokenizer.eos_token_id)
-    return [ids[i : i + seq_len] for i in range(0, len(ids) - seq_len + 1, seq_len)]
+def llama_config(a: Architecture, tokenizer):
+    """The transformers LlamaConfig of an embedded architecture (also used by ``model.init=random``)."""
+    from transformers import LlamaConfig
 
-
-def _build(spec: BackboneSpec, corpus: list[str], out: Path) -> None:
-    import torch
-    from datasets import Dataset
-    from transformers import LlamaConfig, LlamaForCausalLM, Trainer, TrainingArguments, default_data_collator
-
-    from cera.provenance import provenance
-    from cera.tokenizer import build_tokenizer
-
-    a, p = spec.architecture, spec.pretrain
-    tokenizer = build_tokenizer(model_max_length=a.max_position_embeddings)
-    config = LlamaConfig(
+    return LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=a.hidden_size,
         intermediate_size=a.intermediate_size,
@@ -140,6 +126,27 @@ def _build(spec: BackboneSpec, corpus: list[str], out: Path) -> None:
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=True,
     )
+
+
+def _packed_blocks(tokenizer, corpus: list[str], seq_len: int) -> list[list[int]]:
+    ids: list[int] = []
+    for enc in tokenizer(corpus, add_special_tokens=False)["input_ids"]:
+        ids.extend(enc)
+        ids.append(tokenizer.eos_token_id)
+    return [ids[i : i + seq_len] for i in range(0, len(ids) - seq_len + 1, seq_len)]
+
+
+def _build(spec: BackboneSpec, corpus: list[str], out: Path) -> None:
+    import torch
+    from datasets import Dataset
+    from transformers import LlamaForCausalLM, Trainer, TrainingArguments, default_data_collator
+
+    from cera.provenance import provenance
+    from cera.tokenizer import build_tokenizer
+
+    a, p = spec.architecture, spec.pretrain
+    tokenizer = build_tokenizer(model_max_length=a.max_position_embeddings)
+    config = llama_config(a, tokenizer)
     torch.manual_seed(p.seed)
     model = LlamaForCausalLM(config)
     blocks = _packed_blocks(tokenizer, corpus, p.seq_len)

@@ -2,6 +2,8 @@
 
 ``model.kind: embedded`` builds/loads the cached backbone; ``model.kind: hub`` takes ``model.path``,
 a Hub id or a local directory (the Hub is never contacted when a local path is given).
+``model.init: random`` builds the architecture alone with random weights and ``model.num_layers``
+keeps the first N decoder layers (see cera/models/shape_only.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ class ModelError(ValueError):
 
 
 def check_model_config(cfg: Mapping) -> None:
+    from cera.models.shape_only import check_options
+
     kind = cfg.get("kind")
     if kind not in KINDS:
         raise ModelError(f"model.kind={kind!r} is invalid: choose from {', '.join(KINDS)}")
@@ -30,6 +34,7 @@ def check_model_config(cfg: Mapping) -> None:
         looks_local = path.startswith((".", "/", "~")) or Path(path).expanduser().exists()
         if looks_local and not (Path(path).expanduser() / "config.json").is_file():
             raise ModelError(f"model.path={path} has no config.json: give a Hugging Face model directory or a Hub id")
+    check_options(cfg)
 
 
 def _torch_dtype(name: str):
@@ -40,11 +45,17 @@ def _torch_dtype(name: str):
     return getattr(torch, name)
 
 
-def load_model(cfg: Mapping, cache_dir: str | Path):
-    """Return ``(model, tokenizer)`` for a ``model`` config (see conf/model/*.yaml)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def load_model(cfg: Mapping, cache_dir: str | Path, device=None):
+    """Return ``(model, tokenizer)`` for a ``model`` config (see conf/model/*.yaml).
+
+    `device` matters only for ``model.init=random``, which builds the weights there directly."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    from cera.models.shape_only import random_model, truncate
 
     check_model_config(cfg)
+    if cfg.get("init", "pretrained") == "random":
+        return random_model(cfg, _torch_dtype(cfg.get("dtype", "auto")), device)
     if cfg["kind"] == "embedded":
         from cera.models.backbone import BackboneSpec, ensure_backbone
 
@@ -55,5 +66,6 @@ def load_model(cfg: Mapping, cache_dir: str | Path):
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token_id is None:  # Llama-3 ships without one; padding is masked out anyway
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=_torch_dtype(cfg.get("dtype", "auto")))
+    config = truncate(AutoConfig.from_pretrained(path), cfg.get("num_layers"))  # the first N layers' weights load
+    model = AutoModelForCausalLM.from_pretrained(path, config=config, dtype=_torch_dtype(cfg.get("dtype", "auto")))
     return model, tokenizer
