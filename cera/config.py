@@ -24,6 +24,8 @@ class ConfigError(ValueError):
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("mul"):
         OmegaConf.register_new_resolver("mul", lambda a, b: a * b)
+    if not OmegaConf.has_resolver("div"):
+        OmegaConf.register_new_resolver("div", lambda a, b: a / b)
 
 
 register_resolvers()
@@ -59,7 +61,61 @@ def check_seed(value: Any) -> int:
     return value
 
 
+def check_paper_rank(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"paper_rank={value!r} is invalid: must be a positive integer (a Llama-3-8B rank, e.g. 64)")
+    return value
+
+
+def check_budget_factor(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"budget_factor={value!r} is invalid: must be a positive integer (1 = the recipe's budget, "
+                          "2 = the convergence check)")
+    return value
+
+
 SWEEP_KEYS = {"rank": check_rank, "dropout": check_dropout, "lr": check_lr, "seed": check_seed}
+PAPER_WIDTH = 4096  # Llama-3-8B's hidden size: rank_scale = a model's hidden size / PAPER_WIDTH
+
+
+def rank_for(paper_rank: int, rank_scale: float) -> int:
+    """The rank with the same rank/width ratio as ``paper_rank`` on Llama-3-8B (round half up, at least 1)."""
+    return max(1, math.floor(paper_rank * rank_scale + 0.5))
+
+
+def resolve_rank(cfg: DictConfig, rank_given: bool = False) -> None:
+    """Apply ``paper_rank`` and ``budget_factor`` to ``cfg`` in place, before the run's identity is taken.
+
+    ``paper_rank`` keeps the paper's r/d on any backbone: rank = max(1, round(paper_rank x model.rank_scale)).
+    ``budget_factor`` multiplies ``train.max_steps`` (2 = the convergence check of a cell's budget). The
+    resolved rank and step count enter the run identity; the two knobs themselves do not, so the same
+    training reached two ways is one run.
+    """
+    from omegaconf import open_dict
+
+    paper_rank = check_paper_rank(cfg.get("paper_rank"))
+    factor = check_budget_factor(cfg.get("budget_factor", 1))
+    with open_dict(cfg):
+        if paper_rank is not None:
+            if rank_given:
+                raise ConfigError(f"paper_rank={paper_rank} and rank={cfg.rank} are mutually exclusive: give one "
+                                  "(paper_rank scales with model.rank_scale, rank is absolute)")
+            scale = cfg.model.get("rank_scale")
+            if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
+                raise ConfigError(f"paper_rank needs model.rank_scale (hidden size / {PAPER_WIDTH}) but model "
+                                  f"{cfg.model.get('name')!r} has rank_scale={scale!r}: add it to its config or give rank")
+            cfg.rank = rank_for(paper_rank, float(scale))
+        if factor != 1:
+            check_train(cfg.train)
+            cfg.train.max_steps = cfg.train.max_steps * factor
+            cfg.budget_factor = 1  # applied: resolving twice must not compound
+
+
+def given_keys(overrides: list[str]) -> set[str]:
+    """Top-level keys set by command-line/sweep overrides (e.g. HydraConfig's ``overrides.task``)."""
+    return {o.split("=", 1)[0].lstrip("+~") for o in overrides if "=" in o}
 
 
 def check_seeds(value: Any) -> int:
@@ -69,7 +125,8 @@ def check_seeds(value: Any) -> int:
     return value
 
 
-ARGV_CHECKS = {**SWEEP_KEYS, "seeds": check_seeds}  # checked on the command line before composing
+ARGV_CHECKS = {**SWEEP_KEYS, "seeds": check_seeds, "paper_rank": check_paper_rank,
+               "budget_factor": check_budget_factor}  # checked on the command line before composing
 TRAIN_POSITIVE_INTS = ("max_steps", "batch_size", "eval_batch_size", "grad_accum", "max_seq_len", "log_every",
                        "eval_every", "save_every", "keep_checkpoints")
 
@@ -135,6 +192,12 @@ def check_argv(argv: list[str]) -> None:
         overrides = OverridesParser.create().parse_overrides([a for a in argv if "=" in a and not a.startswith("-")])
     except Exception:  # noqa: BLE001 - malformed overrides get Hydra's own error message
         return
+    keys = {o.key_or_group for o in overrides}
+    if {"rank", "paper_rank"} <= keys:
+        given = {o.key_or_group: o.get_value_string() for o in overrides}
+        if given["paper_rank"] not in ("null", "None"):
+            raise ConfigError(f"paper_rank={given['paper_rank']} and rank={given['rank']} are mutually exclusive: "
+                              "give one (paper_rank scales with model.rank_scale, rank is absolute)")
     for o in overrides:
         if o.is_sweep_override() and not o.is_discrete_sweep():
             continue  # interval() sweeps: checked per job

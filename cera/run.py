@@ -16,7 +16,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from cera.cluster.distributed import is_main_process
-from cera.config import ConfigError, check_argv
+from cera.config import ConfigError, check_argv, given_keys, resolve_rank
 from cera.io import atomic_write_json
 from cera.runs.execute import UsageError, execute
 from cera.runs.naming import run_dir_for
@@ -35,6 +35,7 @@ def main(cfg: DictConfig) -> dict | None:
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     try:
+        resolve_rank(cfg, rank_given="rank" in given_keys(list(hc.overrides.task)))  # before the run identity
         if is_main_process():  # DDP: several tasks of one job train one run; rank 0 alone writes
             atomic_write_json(f"{hc.runtime.output_dir}/{POINTER}", {"run_dir": str(run_dir_for(cfg))})
         return execute(cfg)

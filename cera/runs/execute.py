@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from cera.cluster.distributed import is_main_process, setup_distributed
 from cera.io import atomic_write_json, atomic_write_text
 from cera.provenance import provenance
-from cera.runs.naming import run_dir_for, run_id
+from cera.runs.naming import cell_id, run_dir_for, run_id
 from cera.runs.record import read_status, write_status
 
 log = logging.getLogger(__name__)
@@ -112,8 +112,9 @@ def _train_and_record(cfg, run_dir: Path, model, tokenizer, data, collator) -> d
             test = perplexity(model, data["test"][0], collator, batch_size=cfg.train.eval_batch_size)
             atomic_write_json(run_dir / "ppl_sequences.json", test.pop("per_sequence"))
         results = {
-            "method": method_of(model), "rank": cfg.rank, "dropout": cfg.dropout, "lr": cfg.lr, "seed": cfg.seed,
-            "data": cfg.data.name, "model": cfg.model.name,
+            "method": method_of(model), "rank": cfg.rank, "paper_rank": cfg.get("paper_rank"),
+            "dropout": cfg.dropout, "lr": cfg.lr, "seed": cfg.seed, "data": cfg.data.name, "model": cfg.model.name,
+            "cell_id": cell_id(cfg), "budget": cfg.train.max_steps,
             "test_ppl": test["ppl"], "test_nll": test["nll"], "test_tokens": test["tokens"],
             "test_sequences": test["sequences"], "trainable_params": trainable, "total_params": total,
             **train_stats, "wall_seconds": round(time.time() - start, 2),
@@ -124,6 +125,9 @@ def _train_and_record(cfg, run_dir: Path, model, tokenizer, data, collator) -> d
             results["downstream"] = evaluate_run(cfg, model, tokenizer, run_dir)
         atomic_write_json(run_dir / "results.json", results)
         write_status(run_dir, "done", ended=time.time(), elapsed=results["wall_seconds"])
+        from cera.runs.convergence import refresh
+
+        refresh(run_dir.parent, cell=results["cell_id"])  # this run may complete a budget/2x-check pair
         log.info("%s done: test PPL %s (%d trainable params, %.0fs)", run_dir.name,
                  f"{test['ppl']:.3f}" if test["ppl"] else "not measured", trainable, results["wall_seconds"])
     except DivergedError as exc:

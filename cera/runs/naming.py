@@ -15,17 +15,44 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 HASHED_KEYS = ("method", "model", "data", "train", "rank", "dropout", "lr", "seed")
+# Keys inside the hashed groups that cannot change a result (display, I/O cadence, bookkeeping). A run
+# launched with another value of one of these is the same run; tests/runs/test_naming.py pins this list.
+# (paper_rank and budget_factor are top-level and not hashed: they resolve into rank / train.max_steps.)
+NON_RESULT_KEYS = ("train.progress_bar", "train.num_workers", "train.save_every", "train.keep_checkpoints",
+                   "train.report_to")
+# What makes two runs the same *cell* (seeds and budgets of one experimental condition): the identity
+# without these.
+CELL_EXCLUDED = ("seed", "train.max_steps")
+
+
+def _drop(identity: dict, dotted: tuple[str, ...]) -> dict:
+    for key in dotted:
+        node, *rest = key.split(".")
+        if rest and isinstance(identity.get(node), dict):
+            identity[node].pop(rest[0], None)
+        elif not rest:
+            identity.pop(node, None)
+    return identity
 
 
 def training_identity(cfg: DictConfig) -> dict:
-    """The resolved sub-config that decides what a run trains."""
-    return {k: OmegaConf.to_container(cfg[k], resolve=True) if isinstance(cfg[k], DictConfig) else cfg[k]
-            for k in HASHED_KEYS}
+    """The resolved sub-config that decides what a run trains (and so what it measures)."""
+    identity = {k: OmegaConf.to_container(cfg[k], resolve=True) if isinstance(cfg[k], DictConfig) else cfg[k]
+                for k in HASHED_KEYS}
+    return _drop(identity, NON_RESULT_KEYS)
+
+
+def _hash(blob: dict, length: int) -> str:
+    return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:length]
 
 
 def config_hash(cfg: DictConfig, length: int = 8) -> str:
-    blob = json.dumps(training_identity(cfg), sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:length]
+    return _hash(training_identity(cfg), length)
+
+
+def cell_id(cfg: DictConfig, length: int = 12) -> str:
+    """Same for every seed and step budget of one condition: groups seeds, pairs a budget with its 2x check."""
+    return _hash(_drop(training_identity(cfg), CELL_EXCLUDED), length)
 
 
 def _num(x: float) -> str:

@@ -12,7 +12,7 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from cera.config import CONF_DIR, register_resolvers
+from cera.config import CONF_DIR, given_keys, register_resolvers, resolve_rank
 from cera.runs.naming import run_id
 from tests.conftest import TINY
 
@@ -40,9 +40,14 @@ def jobs(experiment: str, *cli: str) -> list[list[str]]:
 
 
 def job_configs(experiment: str, *cli: str) -> list:
-    every = jobs(experiment, *cli)
+    """Each job's config as the job sees it: composed, then paper_rank/budget_factor resolved (cera.run)."""
+    configs, every = [], jobs(experiment, *cli)
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return [hydra_compose("config", overrides=[*o, "paths.output_dir=/nonexistent"]) for o in every]
+        for overrides in every:
+            cfg = hydra_compose("config", overrides=[*overrides, "paths.output_dir=/nonexistent"])
+            resolve_rank(cfg, rank_given="rank" in given_keys(overrides))
+            configs.append(cfg)
+    return configs
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
@@ -60,11 +65,20 @@ def test_every_job_composes_on_the_reproduce_budget(experiment):
 
 
 def test_paper_scale_overrides_win_over_the_experiment():
-    cfg = job_configs("fig1_scaling_law", "model=llama3_8b", "data=slimorca", "train=paper",
-                      "rank=16,32,64,128,256,512")[0]
+    every = job_configs("fig1_scaling_law", "model=llama3_8b", "data=slimorca", "train=paper",
+                        "paper_rank=16,32,64,128,256,512", "seeds=1")
+    cfg = every[0]
     assert (cfg.model.name, cfg.data.name) == ("llama3_8b", "slimorca")
     assert cfg.train.max_steps != 150
-    assert len(jobs("fig1_scaling_law", "rank=16,32,64,128,256,512")) == 2 * 6 * 3
+    assert sorted({c.rank for c in every}) == [16, 32, 64, 128, 256, 512]  # rank_scale 1: the paper's ranks
+    assert len(jobs("fig1_scaling_law", "paper_rank=16,32,64,128,256,512")) == 2 * 6 * 3
+
+
+def test_paper_ranks_keep_the_papers_rank_to_width_ratio():
+    """Embedded backbone (width 128, rank_scale 1/32): the paper's 16/64/128/512 become 1/2/4/16."""
+    assert sorted({c.rank for c in job_configs("fig1_scaling_law", "seeds=1")}) == [1, 2, 4, 16]
+    assert sorted({c.rank for c in job_configs("table1_downstream", "seeds=1")}) == [2, 4, 16]
+    assert {c.paper_rank for c in job_configs("table3_ablation", "seeds=1")} == {128}
 
 
 def cells(experiment):
@@ -76,7 +90,7 @@ def test_shared_cells_are_the_same_runs():
     assert cells("table2_case_study") <= cells("table1_downstream")
     assert cells("fig3_fig4_spectra") <= cells("fig1_scaling_law") | cells("table1_downstream")
     shared = cells("table3_ablation") & cells("fig1_scaling_law")
-    assert [i.split("-")[:3] for i in shared] == [["cera", "r128", "do0.1"]]
+    assert [i.split("-")[:3] for i in shared] == [["cera", "r4", "do0.1"]]  # paper rank 128 at width 128
 
 
 def test_arms_set_what_their_names_say():
@@ -85,7 +99,7 @@ def test_arms_set_what_their_names_say():
         by_arm[(cfg.method.name, cfg.method.activation, cfg.dropout)] = cfg.rank
     assert set(by_arm) == {("cera", "silu", 0.1), ("parallel", "silu", 0.1), ("cera", "identity", 0.1),
                            ("cera", "relu", 0.1), ("cera", "silu", 0)}
-    assert set(by_arm.values()) == {128}
+    assert set(by_arm.values()) == {4}
     fig2 = {(c.method.name, c.dropout, c.lr) for c in job_configs("fig2_lr_robustness", "seeds=1")}
     assert fig2 == {(m, p, lr) for m, p in [("lora", 0.1), ("cera", 0), ("cera", 0.1), ("cera", 0.2),
                                             ("cera", 0.3)] for lr in (1e-4, 5e-4)}
@@ -94,7 +108,9 @@ def test_arms_set_what_their_names_say():
 @pytest.mark.slow
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_runs_two_steps_on_a_tiny_model(experiment, cli_env, tmp_path):
-    cmd = [sys.executable, "-m", "cera.run", "-m", f"+experiment={experiment}", "seeds=1", *TINY]
+    # the tiny test backbone is 32 wide; keep the embedded default's rank_scale so no two cells collapse
+    cmd = [sys.executable, "-m", "cera.run", "-m", f"+experiment={experiment}", "seeds=1", *TINY,
+           "model.rank_scale=0.03125"]
     proc = subprocess.run(cmd, env=cli_env, cwd=CONF_DIR.parent, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = sorted(Path(cli_env["CERA_OUTPUTS"], "runs").glob("*/results.json"))

@@ -26,3 +26,41 @@ def test_non_training_keys_do_not(compose, tmp_path):
     base = run_id(compose())
     assert run_id(compose("force=true")) == base
     assert run_id(compose(f"paths.cache_dir={tmp_path}/other")) == base
+
+
+def test_keys_that_cannot_change_a_result_are_pinned():
+    """Adding a key here must be a deliberate decision: it merges runs that differ only in it."""
+    from cera.runs.naming import NON_RESULT_KEYS
+
+    assert NON_RESULT_KEYS == ("train.progress_bar", "train.num_workers", "train.save_every",
+                               "train.keep_checkpoints", "train.report_to")
+
+
+def test_non_result_keys_keep_the_run_identity(compose):
+    """The bug behind issue 10's double-counted seed: progress_bar entered the hash."""
+    base = run_id(compose())
+    for override in ["train.progress_bar=true", "train.save_every=7", "train.keep_checkpoints=3",
+                     "train.num_workers=2"]:
+        assert run_id(compose(override)) == base, override
+
+
+def test_paper_rank_and_budget_factor_resolve_into_the_identity(compose):
+    from cera.config import resolve_rank
+
+    absolute, scaled = compose("rank=16", tiny=False), compose("paper_rank=512", tiny=False)
+    resolve_rank(absolute, rank_given=True)
+    resolve_rank(scaled)
+    assert run_id(absolute) == run_id(scaled)  # the same training reached two ways is one run
+    doubled, explicit = compose("budget_factor=2"), compose("train.max_steps=4")
+    resolve_rank(doubled)
+    assert run_id(doubled) == run_id(explicit)
+
+
+def test_cell_id_groups_seeds_and_budgets_only(compose):
+    from cera.runs.naming import cell_id
+
+    base = cell_id(compose())
+    assert cell_id(compose("seed=3")) == base
+    assert cell_id(compose("train.max_steps=9")) == base
+    for override in ["rank=32", "lr=1e-3", "dropout=0", "method=lora", "train.batch_size=2"]:
+        assert cell_id(compose(override)) != base, override

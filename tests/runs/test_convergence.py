@@ -1,0 +1,64 @@
+"""The 2x-budget convergence rule (cera.runs.convergence) on hand-made run directories."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cera.runs.convergence import THRESHOLD, gain, main, refresh
+
+
+def _run(runs, name, cell="c1", budget=100, seed=0, ppl=2.0):
+    d = runs / name
+    d.mkdir(parents=True)
+    (d / "results.json").write_text(json.dumps({"cell_id": cell, "budget": budget, "seed": seed, "test_ppl": ppl}))
+    return d
+
+
+def _conv(d):
+    return json.loads((d / "results.json").read_text())["convergence"]
+
+
+def test_gain_hand_computed():
+    assert gain(4.0, 3.9) == pytest.approx(0.025)
+    assert gain(2.0, 2.02) == pytest.approx(-0.01)  # the longer run got worse: negative gain
+
+
+def test_pass_fail_and_unchecked(tmp_path):
+    passed = _run(tmp_path, "a-s0", ppl=3.00)
+    _run(tmp_path, "a-2x-s0", budget=200, ppl=2.985)                  # gain 0.5%
+    failed = _run(tmp_path, "b-s0", cell="c2", ppl=3.00)
+    _run(tmp_path, "b-2x-s0", cell="c2", budget=200, ppl=2.94)        # gain 2%
+    unchecked = _run(tmp_path, "c-s0", cell="c3")
+    refresh(tmp_path)
+    assert _conv(passed)["passed"] is True and _conv(passed)["gain"] == pytest.approx(0.005)
+    assert _conv(failed)["passed"] is False and _conv(failed)["check_run"] == "b-2x-s0"
+    assert _conv(unchecked)["passed"] is None and _conv(unchecked)["check_run"] is None
+    assert THRESHOLD == 0.01
+
+
+def test_the_seed_matched_check_wins_else_the_lowest_seed(tmp_path):
+    s0, s1, s2 = (_run(tmp_path, f"a-s{s}", seed=s, ppl=3.0) for s in (0, 1, 2))
+    _run(tmp_path, "a-2x-s0", budget=200, seed=0, ppl=2.999)
+    _run(tmp_path, "a-2x-s1", budget=200, seed=1, ppl=2.5)
+    refresh(tmp_path)
+    assert _conv(s0)["check_run"] == "a-2x-s0" and _conv(s0)["passed"] is True
+    assert _conv(s1)["check_run"] == "a-2x-s1" and _conv(s1)["passed"] is False
+    assert _conv(s2)["check_run"] == "a-2x-s0"
+
+
+def test_refresh_of_one_cell_leaves_others(tmp_path):
+    other = _run(tmp_path, "b-s0", cell="c2")
+    _run(tmp_path, "a-s0")
+    refresh(tmp_path, cell="c1")
+    assert "convergence" not in json.loads((other / "results.json").read_text())
+
+
+def test_cli(tmp_path, capsys):
+    _run(tmp_path, "a-s0", ppl=3.0)
+    _run(tmp_path, "a-2x-s0", budget=200, ppl=2.0)
+    assert main([str(tmp_path)]) == 0
+    assert "a-s0: budget 100 steps, gain at 2x +33.33% → FAILED" in capsys.readouterr().out
+    assert main([str(tmp_path / "nope")]) == 2
+    assert "is not a directory of runs" in capsys.readouterr().err
