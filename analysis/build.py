@@ -6,20 +6,62 @@ the report and the others are still written. Never trains or evaluates anything.
 
 from __future__ import annotations
 
-import json
 import traceback
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import pandas as pd
 
 from analysis import figures, tables
-from analysis.claims import claims
-from analysis.load import load_curves, load_runs, load_spectra, select_setting
+from analysis.bench_claims import bench_claims, choose_bench, describe
+from analysis.claims import COLUMNS, control_banner, mechanism_claims, tier_claims
+from analysis.load import dedupe, load_curves, load_runs, load_spectra, select_setting
+from analysis.spec import load_claims
 
 
-def _bench(outputs: Path) -> dict | None:
-    files = sorted((outputs / "bench").glob("*.json"), key=lambda p: p.stat().st_mtime)
-    return json.loads(files[-1].read_text()) if files else None
+def _mechanism(outputs: Path, problems: list[str]) -> pd.DataFrame | None:
+    """analysis.mechanism's fits, if that module and its outputs exist (None otherwise)."""
+    try:
+        from analysis.mechanism import load_mechanism
+    except ImportError:
+        return None
+    try:
+        return load_mechanism(outputs)
+    except Exception as exc:  # noqa: BLE001 - a broken mechanism output is a gap, not a crash
+        problems.append(f"mechanism: could not be read ({type(exc).__name__}: {exc})")
+        return None
+
+
+def tiers(runs: pd.DataFrame) -> list[tuple[str, pd.DataFrame, list[str]]]:
+    """(name, runs, selection notes) per model (and protocol, when runs name another than 'paper')."""
+    out = []
+    if runs.empty:
+        return out
+    protocols = sorted(runs["protocol"].fillna("paper").unique()) if "protocol" in runs else ["paper"]
+    for protocol in protocols:
+        sub = runs[runs["protocol"].fillna("paper") == protocol] if "protocol" in runs else runs
+        for model in sorted(sub["model"].dropna().unique()):
+            chosen, notes = select_setting(sub, model)
+            name = f"model {model}" + ("" if protocols == ["paper"] else f", protocol {protocol}")
+            out.append((name, chosen, [n for n in notes if "other models" not in n]))
+    return out
+
+
+def write_claims(sections: list[tuple[str, pd.DataFrame]], banner: list[str], out_dir: Path) -> list[Path]:
+    """tables/claims.md (banner, then one table per tier, the mechanism and §4.5) and claims.tex."""
+    md = ["# Paper claims vs our measurements", ""]
+    md += [f"> {line}" for line in banner] + ([""] if banner else [])
+    md += ["Verdicts, MDE and the declaration: analysis/README.md (claims as data: analysis/claims.yaml). "
+           "MDE: minimum detectable effect of the comparison at 80% power, 5% two-sided; "
+           "'underpowered' = MDE larger than the paper's effect.", ""]
+    tex = ["% Paper claims vs our measurements; requires \\usepackage{booktabs}"]
+    for title, frame in sections:
+        shown = frame.reindex(columns=[c for c in COLUMNS if c in frame]) if len(frame) else frame
+        md += [f"## {title}", "", shown.to_markdown(index=False) if len(shown) else "(no claims)", ""]
+        tex += [f"% {title}", shown.to_latex(index=False, escape=True) if len(shown) else ""]
+    (out_dir / "claims.md").write_text("\n".join(md))
+    (out_dir / "claims.tex").write_text("\n".join(tex))
+    return [out_dir / "claims.md", out_dir / "claims.tex"]
 
 
 def build_all(outputs: str | Path, model: str | None = None) -> dict:
@@ -27,11 +69,14 @@ def build_all(outputs: str | Path, model: str | None = None) -> dict:
     fig_dir, tab_dir = outputs / "figures", outputs / "tables"
     fig_dir.mkdir(parents=True, exist_ok=True)
     tab_dir.mkdir(parents=True, exist_ok=True)
-    all_runs = load_runs(outputs)
-    all_runs.drop(columns=["run_dir"], errors="ignore").to_csv(outputs / "results.csv", index=False)
+    every_dir = load_runs(outputs, keep_duplicates=True)
+    all_runs, duplicates = dedupe(every_dir)
+    every_dir.assign(counted=every_dir.index.isin(all_runs.index)).drop(columns=["run_dir"], errors="ignore") \
+        .to_csv(outputs / "results.csv", index=False)
     runs, notes = select_setting(all_runs, model)
     name = model or (runs["model"].iloc[0] if len(runs) else "")
-    curves, spectra, bench = load_curves(runs), load_spectra(runs), _bench(outputs)
+    curves, spectra = load_curves(runs), load_spectra(runs)
+    bench, bench_file = choose_bench(outputs)
     written, problems = [outputs / "results.csv"], []
 
     def figure(fname, make):
@@ -57,24 +102,37 @@ def build_all(outputs: str | Path, model: str | None = None) -> dict:
     figure("fig3_spectra_instruct", lambda: figures.fig3(runs, spectra, name))
     figure("fig4_spectra_math", lambda: figures.fig4(runs, spectra, name))
     if bench:
-        figure("bench_overhead", lambda: figures.fig_bench(bench))
+        figure("bench_overhead", lambda: figures.fig_bench(bench))  # the same record as the §4.5 claims
     else:
         problems.append("bench_overhead: no outputs/bench/*.json (run `make bench`)")
     table("table1_downstream", f"Table 1 — exact match (%) with 95% CI, model {name}", lambda: tables.table1(runs))
     table("table2_case_study", f"Table 2 — logistic-map case study (greedy), model {name}", lambda: tables.table2(runs))
-    table("table3_ablation", f"Table 3 — ablation at r=128, test PPL with 95% CI, model {name}",
+    table("table3_ablation", f"Table 3 — ablation at 1/4 of the top rank (paper: r128), test PPL with 95% CI, model {name}",
           lambda: tables.table3(runs))
-    table("claims", f"Paper claims vs our measurements (model {name}); verdicts compare 95% CIs "
-          "(PPL claims: paired per-sequence bootstrap over seed-matched runs on the same test sequences)",
-          lambda: claims(runs, bench))
-    report = _report(all_runs, notes, problems)
+    banner: list[str] = []
+    try:
+        declared = load_claims()
+        sections = [(f"{tier} ({len(tier_runs)} runs)", tier_claims(tier_runs, declared))
+                    for tier, tier_runs, _ in tiers(all_runs)] or [("no runs", tier_claims(all_runs, declared))]
+        banner = control_banner(dict(sections))
+        mechanism = _mechanism(outputs, problems)
+        sections.append(("Mechanism: the linear ceiling on a frozen layer (analysis.mechanism)",
+                         mechanism_claims(mechanism, declared)))
+        sections.append(("§4.5 efficiency (" + (describe(bench, bench_file) if bench else "no benchmark") + ")",
+                         bench_claims(bench, bench_file)))
+        written.extend(write_claims(sections, banner, tab_dir))
+    except Exception as exc:  # noqa: BLE001
+        problems.append(f"claims: could not be built ({type(exc).__name__}: {exc})")
+        traceback.print_exc()
+    report = _report(all_runs, notes, problems, banner, duplicates)
     (outputs / "report.md").write_text(report)
     written.append(outputs / "report.md")
     return {"written": [str(p) for p in written], "problems": problems, "runs": len(all_runs)}
 
 
-def _report(runs, notes: list[str], problems: list[str]) -> str:
-    lines = ["# Analysis report", "", f"{len(runs)} run directories read."]
+def _report(runs, notes: list[str], problems: list[str], banner: list[str] = (), duplicates: list[str] = ()) -> str:
+    lines = ["# Analysis report", ""] + [f"> {b}" for b in banner] + ([""] if banner else [])
+    lines += [f"{len(runs)} runs counted."]
     if len(runs):
         counts = runs["state"].value_counts().to_dict()
         lines.append("States: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ".")
@@ -82,6 +140,9 @@ def _report(runs, notes: list[str], problems: list[str]) -> str:
         if len(bad):
             lines += ["", "## Runs that are not done (gaps in the artifacts)", ""]
             lines += [f"- `{r.run}`: {r.state}" + (f" — {r.error}" if r.error else "") for r in bad.itertuples()]
+    if duplicates:
+        lines += ["", "## Duplicate run directories (one kept per config and seed: done, then newest, then name)",
+                  ""] + [f"- {d}" for d in duplicates]
     if notes:
         lines += ["", "## Selection", ""] + [f"- {n}" for n in notes]
     if problems:

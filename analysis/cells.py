@@ -22,13 +22,31 @@ def at_paper_lr(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[np.isclose(rows["lr"].astype(float), rows["method"].map(PAPER_LR).fillna(3e-4))]
 
 
-def cell_stats(runs: pd.DataFrame, metric: str, **where) -> dict:
-    """{value, lo, hi, n, ci, missing} of `metric` over the done runs matching `where`."""
+def paper_lr(variant: str) -> float:
+    """The paper's learning rate of a method (variant 'cera_relu' → method 'cera')."""
+    return PAPER_LR.get(str(variant).split("_")[0], 3e-4)
+
+
+def select(runs: pd.DataFrame, **where) -> pd.DataFrame:
+    """The rows of one cell: every `where` key equal (floats: numerically close), at the paper lr unless asked."""
     rows = runs
     if "lr" not in where:  # a cell is at the method's paper lr unless asked
         rows = at_paper_lr(rows)
     for key, value in where.items():
-        rows = rows[rows[key].isin(value) if isinstance(value, (set, list, tuple)) else rows[key] == value]
+        if rows.empty:
+            break
+        if isinstance(value, (set, list, tuple)):
+            rows = rows[rows[key].isin(value)]
+        elif isinstance(value, float):
+            rows = rows[np.isclose(pd.to_numeric(rows[key], errors="coerce").astype(float), value)]
+        else:
+            rows = rows[rows[key] == value]
+    return rows
+
+
+def cell_stats(runs: pd.DataFrame, metric: str, **where) -> dict:
+    """{value, lo, hi, n, ci, not_done} of `metric` over the done runs matching `where` (see `select`)."""
+    rows = select(runs, **where)
     total = len(rows)
     done = rows[(rows["state"] == "done")] if "state" in rows else rows
     values = done[metric].dropna() if metric in done else pd.Series(dtype=float)

@@ -1,104 +1,247 @@
-"""The claims report: each paper claim (SPEC §2) with our numbers, CIs and a verdict.
+"""The claims report: every claim of analysis/claims.yaml judged on the runs of one tier (model and
+protocol), with our numbers, 95% CIs, the minimum detectable effect (MDE, analysis.power) beside the
+paper's effect size, and a verdict.
 
-Verdicts compare 95% CIs: "reproduced" when the intervals separate in the claimed direction, "not
-reproduced" when they separate the other way, "inside noise" when they overlap (conservative:
-overlapping CIs can still hide a real difference), "not run" when a cell has no finished run.
-PPL claims use the paired per-sequence comparison (analysis.paired) where seeds match; a pass@k
-claim where both sides score 0 says so ("both at 0: floor") instead of a bare "inside noise".
+Verdicts. "<" / ">": *reproduced* when the comparison separates in the claimed direction, *not
+reproduced* when it separates the other way, *inside noise* when it does not separate — then
+"underpowered" when the MDE exceeds the paper's effect (the test is too small to see it) or "the test
+could see the paper's effect" when it does not; "not run" when a cell has no finished run. PPL
+comparisons use the paired per-sequence bootstrap over seed-matched runs (analysis.paired), others
+(and PPL cells without a matched seed) compare the cells' 95% CIs. "≈" (a plateau): never called on a
+cell that is not shown converged; *reproduced* when the comparison's CI lies inside ±margin, *not
+reproduced* when it separates. A chain (ablation order) holds when every neighbour pair holds.
+Every row names the cells it used that did not pass the convergence check (or were not checked).
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
-from analysis import paper
-from analysis.cells import cell_stats, fmt
-from analysis.load import INSTRUCT_DATA, MATH_DATA
-from analysis.paired import fmt_ratio, paired_ppl_ratio, ratio_verdict
+from analysis.cells import cell_stats, fmt, paper_lr, select
+from analysis.load import INSTRUCT_DATA, MATH_DATA, rank_label
+from analysis.paired import paired_rows
+from analysis.power import binomial_mde, cells_se, fmt_effect, mde
+from analysis.spec import METRICS, Cell, Claim, load_claims, resolve_rank
+
+DATA_SETS = {"instruct": INSTRUCT_DATA, "math": MATH_DATA}
+COLUMNS = ["claim", "cells", "paper", "ours (95% CI)", "effect: ours / paper", "MDE (80%, 5%)", "verdict", "caveats"]
 
 
-def _less(a: dict, b: dict) -> str:
-    """Verdict for the claim a < b."""
-    if math.isnan(a["value"]) or math.isnan(b["value"]):
-        return "not run"
-    a_hi = a["hi"] if not math.isnan(a["hi"]) else a["value"]
-    a_lo = a["lo"] if not math.isnan(a["lo"]) else a["value"]
-    b_hi = b["hi"] if not math.isnan(b["hi"]) else b["value"]
-    b_lo = b["lo"] if not math.isnan(b["lo"]) else b["value"]
-    if a_hi < b_lo:
+def _variant(method, activation) -> str:
+    return f"{method}_{activation}" if isinstance(activation, str) and activation not in ("silu", "") else str(method)
+
+
+def _pool(claim: Claim, runs: pd.DataFrame, mechanism: pd.DataFrame | None) -> pd.DataFrame:
+    """The rows a claim draws its cells from: the runs of its data kind, or the mechanism fits."""
+    if claim.source == "mechanism":
+        if mechanism is None or mechanism.empty:
+            return pd.DataFrame(columns=["variant", "rank", "dropout", "lr", "state", "method"])
+        mech = mechanism.copy()
+        if "target" in mech:  # the claim is about the non-linear target; a linear control is not mixed in
+            mech = mech[mech["target"].astype(str) != "linear"]
+        mech["variant"] = [_variant(m, a) for m, a in zip(mech["method"], mech.get("activation", [None] * len(mech)))]
+        mech["lr"], mech["state"] = mech["method"].map(paper_lr), "done"
+        return mech
+    if runs.empty:
+        return runs
+    return runs[runs["data"].isin(DATA_SETS[claim.data])]
+
+
+def _dropout(cell: Cell, pool: pd.DataFrame, source: str) -> float:
+    """Runs: the declared dropout. Mechanism fits: the declared one if any, else the only one present
+    for the variant (else the paper's 0.1 if present, else the smallest)."""
+    if source == "runs" or "dropout" not in pool:
+        return cell.dropout
+    present = sorted(set(pool.loc[pool["variant"] == cell.variant, "dropout"].dropna().astype(float)))
+    if cell.dropout in present or len(present) == 0:
+        return cell.dropout
+    return present[0] if len(present) == 1 else (0.1 if 0.1 in present else present[0])
+
+
+def _flag(value) -> bool | None:
+    """converged as True / False / None (not checked): the column mixes bools and NaN."""
+    return bool(value) if isinstance(value, (bool, np.bool_)) else None
+
+
+class _Resolved:
+    """One cell of a claim on one tier: its rows, statistics, label and convergence."""
+
+    def __init__(self, claim: Claim, cell: Cell, pool: pd.DataFrame, grid: list[int]):
+        self.rank, why = resolve_rank(cell.rank, grid)
+        self.dropout = _dropout(cell, pool, claim.source)
+        self.lr = cell.lr_value(paper_lr(cell.variant))
+        self.rows = pool.iloc[0:0]
+        if self.rank is not None:
+            self.rows = select(pool, variant=cell.variant, rank=self.rank, dropout=self.dropout, lr=self.lr)
+        done = self.rows[self.rows["state"] == "done"] if len(self.rows) else self.rows
+        self.stats = cell_stats(done, claim.metric, lr=self.lr) if len(done) else {
+            "value": math.nan, "lo": math.nan, "hi": math.nan, "n": 0, "ci": "", "not_done": len(self.rows)}
+        paper_ranks = set(done["paper_rank"].dropna()) if "paper_rank" in done else set()
+        rank_text = rank_label(self.rank, paper_ranks.pop() if len(paper_ranks) == 1 else math.nan) \
+            if self.rank is not None else f"{cell.rank} ({why})"
+        extra = "" if self.dropout == 0.1 or claim.source == "mechanism" else f" p={self.dropout:g}"
+        extra += "" if cell.lr == "paper" else f" lr={self.lr:.0e}"
+        self.label = f"{cell.variant} {rank_text}{extra}"
+        flags = [_flag(v) for v in (done["converged"] if "converged" in done else [None] * len(done))]
+        self.unconverged, self.unchecked = flags.count(False), flags.count(None)
+        self.missing = math.isnan(self.stats["value"])
+
+
+def _fmt_value(claim: Claim, stats: dict) -> str:
+    if claim.percent:
+        return fmt(stats, 1, 100, clip=(0, 1))
+    if claim.scale == "diff":
+        return fmt(stats, 3, clip=(0, 1))
+    return fmt(stats, 3)
+
+
+def _pair(claim: Claim, a: _Resolved, b: _Resolved, i: int) -> dict:
+    """Effect (claim scale), its CI, MDE and the direction it separates in (+1: a > b, −1: a < b, 0: none)."""
+    out = {"effect": math.nan, "lo": math.nan, "hi": math.nan, "mde": math.nan, "sep": 0, "paired": None,
+           "paper": claim.paper_effect(i)}
+    if a.missing or b.missing:
+        return out
+    va, vb = a.stats["value"], b.stats["value"]
+    if claim.metric == "test_ppl":
+        paired = paired_rows(a.rows, b.rows)
+        if paired:
+            out.update(effect=math.log(paired["ratio"]), lo=math.log(paired["lo"]), hi=math.log(paired["hi"]),
+                       mde=mde(paired["se_log"]), paired=paired)
+            out["sep"] = 1 if out["lo"] > 0 else -1 if out["hi"] < 0 else 0
+            return out
+    log = claim.scale == "ratio"
+    if log and (va <= 0 or vb <= 0):
+        log = False
+    out["effect"] = math.log(va / vb) if log else va - vb
+    out["mde"] = mde(cells_se(a.stats, b.stats, log=log))
+    binom = METRICS.get(claim.metric, {}).get("binomial")
+    if binom and binom in a.rows and binom in b.rows:
+        n_a, n_b = a.rows[binom].dropna(), b.rows[binom].dropna()
+        if len(n_a) and len(n_b):
+            floor = binomial_mde(vb, int(n_a.min()), int(n_b.min()), increase=claim.relation == ">")
+            out["mde"] = floor if math.isnan(out["mde"]) else max(out["mde"], floor)
+    lo = lambda s: s["lo"] if not math.isnan(s["lo"]) else s["value"]  # noqa: E731
+    hi = lambda s: s["hi"] if not math.isnan(s["hi"]) else s["value"]  # noqa: E731
+    out["sep"] = 1 if lo(a.stats) > hi(b.stats) else -1 if hi(a.stats) < lo(b.stats) else 0
+    return out
+
+
+def _pair_verdict(claim: Claim, p: dict) -> str:
+    want = -1 if claim.relation == "<" else 1
+    if p["sep"] == want:
         return "reproduced"
-    if a_lo > b_hi:
+    if p["sep"] == -want:
         return "not reproduced"
     return "inside noise"
 
 
-def _flip(verdict: str) -> str:
-    return {"reproduced": "not reproduced", "not reproduced": "reproduced"}.get(verdict, verdict)
+def _underpowered(claim: Claim, pairs: list[dict]) -> bool | None:
+    """True when some pair's MDE exceeds the paper's effect (or the plateau margin); None if unknown."""
+    if claim.relation == "≈":
+        return any(p["mde"] > math.log1p(claim.margin) for p in pairs if not math.isnan(p["mde"]))
+    known = [(p["mde"], abs(p["paper"])) for p in pairs if p["paper"] is not None and not math.isnan(p["mde"])]
+    return any(m > e for m, e in known) if known else None
 
 
-def claims(runs: pd.DataFrame, bench: dict | None) -> pd.DataFrame:
-    inst, mth = runs[runs["data"].isin(INSTRUCT_DATA)], runs[runs["data"].isin(MATH_DATA)]
-    ppl = lambda v, r, d=0.1: cell_stats(inst, "test_ppl", variant=v, rank=r, dropout=d)  # noqa: E731
-    out = []
-
-    def add(claim, paper_says, ours, verdict):
-        out.append({"claim": claim, "paper": paper_says, "ours (95% CI)": ours, "verdict": verdict})
-
-    ranks = sorted({int(r) for r in inst[inst["variant"] == "lora"]["rank"].dropna()})
-    if len(ranks) >= 2:
-        lo_r, hi_r = ppl("lora", ranks[0]), ppl("lora", ranks[-1])
-        add(f"LoRA PPL plateaus with rank (r{ranks[0]} → r{ranks[-1]})", "≈ 3.90 from r16 to r512",
-            f"r{ranks[0]}: {fmt(lo_r, 3)}; r{ranks[-1]}: {fmt(hi_r, 3)}",
-            # a plateau: no significant gain from more rank; overlap is "inside noise", not a confirmation
-            {"reproduced": "not reproduced", "not reproduced": "not reproduced"}.get(_less(hi_r, lo_r), _less(hi_r, lo_r)))
+def judge(claim: Claim, runs: pd.DataFrame, mechanism: pd.DataFrame | None = None) -> dict:
+    """One row of the claims table: the claim judged on one tier's runs (or the mechanism fits)."""
+    pool = _pool(claim, runs, mechanism)
+    variants = {c.variant for c in claim.cells}
+    grid = sorted({int(r) for r in pool.loc[pool["variant"].isin(variants), "rank"].dropna()}) if len(pool) else []
+    cells = [_Resolved(claim, c, pool, grid) for c in claim.cells]
+    pairs = [_pair(claim, a, b, i) for i, (a, b) in enumerate(zip(cells, cells[1:]))]
+    rel = f" {claim.relation} "
+    row = {"claim": f"{claim.artifact}: {claim.claim}",
+           "cells": rel.join(c.label for c in cells),
+           "paper": rel.join(f"{v:g}" for v in claim.paper) if claim.paper else "shown in a figure, not quantified",
+           "ours (95% CI)": rel.join(_fmt_value(claim, c.stats) for c in cells)}
+    effects = [f"{fmt_effect(p['effect'], claim.scale)} [{fmt_effect(p['lo'], claim.scale)}, "
+               f"{fmt_effect(p['hi'], claim.scale)}]" if p["paired"] else fmt_effect(p["effect"], claim.scale)
+               for p in pairs]
+    paper_eff = [fmt_effect(p["paper"], claim.scale) if p["paper"] is not None else "—" for p in pairs]
+    row["effect: ours / paper"] = "; ".join(f"{o} / {e}" for o, e in zip(effects, paper_eff))
+    row["MDE (80%, 5%)"] = "; ".join(fmt_effect(p["mde"], claim.scale, signed=False) for p in pairs)
+    caveats = []
+    if any(p["paired"] for p in pairs):
+        n = [p["paired"] for p in pairs if p["paired"]][0]
+        caveats.append(f"paired over {n['n']} sequences, {n['seeds']} seed{'s' * (n['seeds'] != 1)}")
+    seeds = sorted({c.stats["n"] for c in cells if not c.missing})
+    if seeds:
+        caveats.append(f"seeds per cell {'/'.join(map(str, seeds))}")
+    bad = [c.label for c in cells if c.unconverged]
+    unchecked = [c.label for c in cells if c.unchecked and not c.unconverged]
+    if bad:
+        caveats.append("NOT CONVERGED: " + ", ".join(bad))
+    if unchecked:
+        caveats.append("convergence not checked: " + ", ".join(unchecked))
+    row["caveats"] = "; ".join(caveats)
+    missing = [c.label for c in cells if c.missing]
+    if missing:
+        row["verdict"] = "not run (" + ", ".join(missing) + ")"
+    elif claim.relation == "≈":
+        row["verdict"] = _plateau(claim, pairs[0], bad or unchecked)
     else:
-        add("LoRA PPL plateaus with rank", "≈ 3.90 from r16 to r512", "—", "not run")
-    c64, l512 = ppl("cera", 64), ppl("lora", 512)
-    pair = paired_ppl_ratio(inst, {"variant": "cera", "rank": 64, "dropout": 0.1},
-                            {"variant": "lora", "rank": 512, "dropout": 0.1})
-    add("CeRA r64 PPL ≤ LoRA r512 (instruction data)", "3.89 vs ≈ 3.90",
-        f"{fmt(c64, 3)} vs {fmt(l512, 3)}; {fmt_ratio(pair)}", ratio_verdict(pair, _less(c64, l512)))
-    for metric, name in (("math pass@1_greedy", "MATH(-like) pass@1"), ("math pass@10", "MATH(-like) pass@10")):
-        c = cell_stats(mth, metric, variant="cera", rank=64)
-        lr = cell_stats(mth, metric, variant="lora", rank=512)
-        ref = paper.TABLE1[("cera", 64)], paper.TABLE1[("lora", 512)]
-        i = 1 if "@10" in name else 0
-        add(f"CeRA r64 beats LoRA r512 on {name}", f"{ref[0][i]:.2f} vs {ref[1][i]:.2f} %",
-            f"{fmt(c, 1, 100)} vs {fmt(lr, 1, 100)} %",
-            "inside noise (both at 0: floor)" if c["value"] == 0 == lr["value"] else _flip(_less(c, lr)))
-    er_c = cell_stats(inst, "effective_rank", variant="cera", rank=512, dropout=0.1)
-    er_l = cell_stats(inst, "effective_rank", variant="lora", rank=512, dropout=0.1)
-    ratio = er_c["value"] / er_l["value"] if er_l["value"] else math.nan
-    add("Effective rank at r=512: CeRA ≫ LoRA (paper ≈ 330 vs 60, ratio > 5.5; our layers are narrower, "
-        "so compare the ratio)", "> 330 vs ≈ 60", f"{fmt(er_c, 1)} vs {fmt(er_l, 1)} (ratio {ratio:.2f})",
-        _flip(_less(er_c, er_l)))
-    order = [("cera", 0.1), ("cera_relu", 0.1), ("cera", 0.0), ("parallel", 0.1), ("cera_identity", 0.1)]
-    cells = [ppl(v, 128, d) for v, d in order]
-    names = ["full", "ReLU", "no dropout", "module-level", "identity"]
-    if any(math.isnan(c["value"]) for c in cells):
-        verdict = "not run"
-    else:
-        pairs = [paired_ppl_ratio(inst, {"variant": v, "rank": 128, "dropout": d},
-                                  {"variant": w, "rank": 128, "dropout": e})
-                 for (v, d), (w, e) in zip(order, order[1:])]
-        steps = [ratio_verdict(p, _less(cells[i], cells[i + 1])) for i, p in enumerate(pairs)]
+        steps = [_pair_verdict(claim, p) for p in pairs]
         verdict = ("reproduced" if all(s == "reproduced" for s in steps) else
-                   "not reproduced" if any(s == "not reproduced" for s in steps) else "inside noise")
-    add("Ablation ordering (r128 PPL): full < ReLU < no dropout < module-level < identity",
-        "3.81 < 3.84 < 3.85 < 3.90 < 3.97", "; ".join(f"{n} {fmt(c, 3)}" for n, c in zip(names, cells))
-        + ("" if verdict == "not run" else "; paired PPL ratios of neighbours: " + ", ".join(
-            f"{names[i]}/{names[i + 1]} " + (f"{p['ratio']:.3f} [{p['lo']:.3f}, {p['hi']:.3f}]" if p else "—")
-            for i, p in enumerate(pairs))), verdict)
-    targets = {t["target"]: t for t in (bench or {}).get("targets", [])}
-    for rank in (64, 128):
-        t = targets.get(f"cera r={rank} unmerged decode / unmerged lora")
-        add(f"CeRA unmerged decode time ≤ 1.06× unmerged LoRA's, r{rank} (tiny model, CPU)", "≈ 1.06× (Llama-3-8B)",
-            f"{t['measured']:.3f}× [{t['q1']:.3f}–{t['q3']:.3f}]" if t else "—",
-            ("reproduced" if t["q3"] <= 1.06 else "inside noise" if t["q1"] <= 1.06 else "not reproduced")
-            if t else "not run")
-    t = targets.get("cera r=64 / lora r=512 peak train memory")
-    add("Training memory: CeRA r64 < LoRA r512", "lower", f"{t['measured']:.2f}×" if t else "—",
-        ("reproduced" if t["measured"] < 1 else "not reproduced") if t else "not run")
-    return pd.DataFrame(out)
+                   "not reproduced" if "not reproduced" in steps else "inside noise")
+        if verdict == "inside noise":
+            if claim.scale == "diff" and all(c.stats["value"] == 0 for c in cells):
+                verdict += " (all at 0: floor)"
+            under = _underpowered(claim, pairs)
+            verdict += {True: ", underpowered (MDE > paper effect)",
+                        False: " (the test could see the paper's effect)"}.get(under, "")
+        row["verdict"] = verdict
+    row["control"], row["id"] = claim.control, claim.id
+    return row
+
+
+def _plateau(claim: Claim, p: dict, not_converged: list[str]) -> str:
+    if not_converged:
+        return "no plateau call: cells not shown converged"
+    if p["sep"] != 0:
+        return "not reproduced (the cells differ)"
+    bound = math.log1p(claim.margin)
+    if not math.isnan(p["lo"]) and -bound <= p["lo"] and p["hi"] <= bound:
+        return f"reproduced (within ±{claim.margin:.0%})"
+    if not math.isnan(p["mde"]) and p["mde"] > bound:
+        return f"inside noise, underpowered (MDE > ±{claim.margin:.0%} margin)"
+    return "inside noise"
+
+
+def tier_claims(runs: pd.DataFrame, claims: list[Claim] | None = None) -> pd.DataFrame:
+    """Every run-based claim on one tier's (already selected) runs."""
+    claims = load_claims() if claims is None else claims
+    return pd.DataFrame([judge(c, runs) for c in claims if c.source == "runs"])
+
+
+def mechanism_claims(mechanism: pd.DataFrame | None, claims: list[Claim] | None = None) -> pd.DataFrame:
+    claims = load_claims() if claims is None else claims
+    return pd.DataFrame([judge(c, pd.DataFrame(), mechanism) for c in claims if c.source == "mechanism"])
+
+
+def control_banner(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """Loud lines for every positive control that ran and was not detected (and those that did not run)."""
+    lines = []
+    for tier, frame in tables.items():
+        if frame.empty or "control" not in frame:
+            continue
+        for row in frame[frame["control"]].itertuples():
+            if row.verdict.startswith("not run"):
+                lines.append(f"Positive control `{row.id}` not run on {tier}: {row.verdict}.")
+            elif row.verdict != "reproduced":
+                lines.append(f"**WARNING — POSITIVE CONTROL FAILED on {tier}: the testbed did not detect a known "
+                             f"large effect ({row.cells}: {row.verdict}). Its 'inside noise' verdicts say "
+                             f"nothing about the paper.**")
+    return lines
+
+
+def claims(runs: pd.DataFrame, bench: dict | None = None) -> pd.DataFrame:
+    """Backwards-compatible single table: the run-based claims on `runs` plus the §4.5 rows."""
+    from analysis.bench_claims import bench_claims
+
+    frame = tier_claims(runs)
+    return pd.concat([frame, bench_claims(bench)], ignore_index=True) if bench else frame
+

@@ -44,9 +44,21 @@ def _vs_rank(ax, runs: pd.DataFrame, metric: str, methods=("lora", "cera"), gaps
                         color=COLORS[method], label=f"{LABELS[method]} (ours)")
     ax.set_xscale("log", base=2)
     if ranks:
-        ax.set_xticks(ranks, [str(r) for r in ranks])
-    ax.set_xlabel("rank r (log scale)")
+        ax.set_xticks(ranks, [_tick(runs, r) for r in ranks])
+    ax.set_xlabel("rank r (log scale; paper's Llama-3-8B rank below)" if _has_paper_rank(runs) else "rank r (log scale)")
     ax.grid(alpha=0.3)
+
+
+def _has_paper_rank(runs: pd.DataFrame) -> bool:
+    return "paper_rank" in runs and runs["paper_rank"].notna().any()
+
+
+def _tick(runs: pd.DataFrame, rank: int) -> str:
+    """'16' or '16\n(p512)': the actual rank and the paper rank it stands for."""
+    if not _has_paper_rank(runs):
+        return str(rank)
+    paper_ranks = sorted({int(p) for p in runs.loc[runs["rank"] == rank, "paper_rank"].dropna()})
+    return f"{rank}\n(p{'/'.join(map(str, paper_ranks))})" if paper_ranks else str(rank)
 
 
 def _legend(ax, size: int) -> None:
@@ -82,8 +94,13 @@ def fig1(runs: pd.DataFrame, model: str = "") -> plt.Figure:
 
 
 def fig2(runs: pd.DataFrame, curves: pd.DataFrame, model: str = "") -> plt.Figure:
-    """Validation PPL during training at lr 1e-4 and 5e-4: LoRA and CeRA across latent dropouts (r64)."""
-    inst = runs[(runs["data"].isin(INSTRUCT_DATA)) & (runs["rank"] == 64) & (runs["state"] == "done")]
+    """Validation PPL during training at lr 1e-4 and 5e-4: LoRA and CeRA across latent dropouts, at the
+    rank the lr sweep ran at (the paper's r64: 1/8 of the grid's top rank)."""
+    inst = runs[runs["data"].isin(INSTRUCT_DATA)]
+    swept = inst[np.isclose(inst["lr"].astype(float), 1e-4) | np.isclose(inst["lr"].astype(float), 5e-4)] \
+        if len(inst) else inst
+    rank = int(swept["rank"].value_counts().idxmax()) if len(swept) else None
+    inst = inst[(inst["rank"] == rank) & (inst["state"] == "done")]
     arms = [("lora", 0.1, "LoRA (p=0.1)", "tab:blue", "-")] + [
         ("cera", p, f"CeRA p={p:g}", plt.cm.Reds(0.4 + p * 1.8), "-") for p in (0.0, 0.1, 0.2, 0.3)]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
@@ -104,7 +121,7 @@ def fig2(runs: pd.DataFrame, curves: pd.DataFrame, model: str = "") -> plt.Figur
                 ax.fill_between(agg.index, lo, hi, color=color, alpha=0.15)
         ax.set_yscale("log")
         ax.set_xlabel("optimizer step")
-        ax.set_title(f"Fig 2: lr = {lr:g}")
+        ax.set_title(f"Fig 2: lr = {lr:g}" + (f", r{rank}" if rank else ""))
         ax.grid(alpha=0.3, which="both")
         _legend(ax, 7)
     axes[0].set_ylabel("validation perplexity (log scale)")
@@ -125,7 +142,7 @@ def _spectra_panel(ax, runs: pd.DataFrame, spectra: pd.DataFrame) -> None:
         # indices every layer has, or the mean jumps where the narrow layers end
         common = pts.groupby(["run", "layer"])["index"].max().min()
         curve = pts[pts["index"] <= common].groupby("index")["sv"].mean()
-        ax.plot(curve.index, curve.values, color=COLORS[method], label=f"{LABELS[method]} r{int(top)}")
+        ax.plot(curve.index, curve.values, color=COLORS[method], label=f"{LABELS[method]} r{_tick(runs, int(top)).replace(chr(10), ' ')}")
     ax.set_yscale("log")
     ax.set_xlabel("singular value index")
     ax.set_ylabel("σ_i / σ_1 (mean over layers and seeds;\nindices all layers have)")

@@ -2,12 +2,16 @@
 
 One row per run directory, whatever its state: a failed, diverged or unfinished run stays in the
 frame (with NaN metrics) so that every artifact can show it as a gap and the report can list it.
+Two directories of the same training identity (same config up to keys that cannot change a result,
+same seed; e.g. an older copy whose hash included `progress_bar`) are one measurement: `dedupe`
+keeps one by a fixed rule and names the other, so no cell counts a seed twice.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -26,17 +30,45 @@ def _json(path: Path, default=None):
         return default
 
 
+# Keys of the saved config that cannot change a result (cera.runs.naming keeps them out of the run hash).
+NON_RESULT_TRAIN_KEYS = ("progress_bar", "num_workers", "save_every", "keep_checkpoints", "report_to")
+IDENTITY_KEYS = ("method", "model", "data", "train", "rank", "dropout", "lr", "seed")
+
+
+def _hash(blob) -> str:
+    return hashlib.sha1(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
 def _train_key(train: dict) -> str:
     """Short hash of the training recipe: runs of different recipes never share a cell."""
-    keep = {k: v for k, v in (train or {}).items() if k not in ("progress_bar", "num_workers")}
-    return hashlib.sha1(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return _hash({k: v for k, v in (train or {}).items() if k not in NON_RESULT_TRAIN_KEYS})
+
+
+def _identity(cfg: dict) -> str:
+    """What a run measures: its training config without the non-result keys (seed included)."""
+    blob = {k: cfg.get(k) for k in IDENTITY_KEYS}
+    blob["train"] = {k: v for k, v in (cfg.get("train") or {}).items() if k not in NON_RESULT_TRAIN_KEYS}
+    return _hash(blob)
+
+
+def _nan_if_none(value):
+    return math.nan if value is None else value
+
+
+def _converged(convergence: dict):
+    passed = (convergence or {}).get("passed")
+    return passed if isinstance(passed, bool) else math.nan
 
 
 def _run_row(run_dir: Path) -> dict:
-    cfg = yaml.safe_load((run_dir / "config.yaml").read_text()) if (run_dir / "config.yaml").exists() else {}
+    try:
+        cfg = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):  # missing or half-written: the run is a gap, not a crash
+        cfg = {}
     status = _json(run_dir / "status.json", {}) or {}
     results = _json(run_dir / "results.json", {}) or {}
     method = cfg.get("method") or {}
+    convergence = results.get("convergence") or {}
     row = {
         "run": run_dir.name, "run_dir": str(run_dir), "state": status.get("state", "unknown"),
         "method": method.get("name", results.get("method")), "activation": method.get("activation"),
@@ -47,6 +79,10 @@ def _run_row(run_dir: Path) -> dict:
         "max_steps": (cfg.get("train") or {}).get("max_steps"), "train_key": _train_key(cfg.get("train")),
         "test_ppl": results.get("test_ppl"), "trainable_params": results.get("trainable_params"),
         "wall_seconds": results.get("wall_seconds"), "error": (status.get("error") or "")[:200],
+        "paper_rank": _nan_if_none(cfg.get("paper_rank")), "protocol": cfg.get("protocol") or "paper",
+        "converged": _converged(convergence), "convergence_gain": _nan_if_none(convergence.get("gain")),
+        "check_run": convergence.get("check_run"), "identity": _identity(cfg) if cfg else run_dir.name,
+        "ended": _nan_if_none(status.get("ended")),
     }
     seqs = _json(run_dir / "ppl_sequences.json")
     if seqs and results.get("test_ppl") is not None:
@@ -61,6 +97,8 @@ def _run_row(run_dir: Path) -> dict:
     downstream = results.get("downstream") or _json(run_dir / "downstream.json") or {}
     for task, m in (downstream.get("tasks") or {}).items():
         role = TASK_ROLE.get(task, task)
+        if m.get("problems") is not None:
+            row[f"{role} problems"] = m["problems"]
         for key in ("pass@1_greedy", "pass@1", "pass@10"):
             if isinstance(m.get(key), dict):
                 row[f"{role} {key}"] = m[key]["value"]
@@ -72,16 +110,50 @@ def _run_row(run_dir: Path) -> dict:
     return row
 
 
-def load_runs(outputs: str | Path) -> pd.DataFrame:
-    """One row per directory under <outputs>/runs (hidden ones such as .replaced/ are skipped)."""
+COLUMNS = ["run", "state", "method", "activation", "rank", "paper_rank", "dropout", "lr", "seed", "data", "model",
+           "protocol", "train_key", "identity", "test_ppl", "converged", "convergence_gain"]
+
+
+def load_runs(outputs: str | Path, keep_duplicates: bool = False) -> pd.DataFrame:
+    """One row per directory under <outputs>/runs (hidden ones such as .replaced/ are skipped); without
+    `keep_duplicates`, one row per training identity (see `dedupe`)."""
     runs_dir = Path(outputs) / "runs"
     dirs = sorted(p for p in runs_dir.glob("*") if p.is_dir() and not p.name.startswith(".")) if runs_dir.is_dir() else []
     frame = pd.DataFrame([_run_row(d) for d in dirs])
     if frame.empty:
-        frame = pd.DataFrame(columns=["run", "state", "method", "activation", "rank", "dropout", "lr", "seed",
-                                      "data", "model", "train_key", "test_ppl"])
+        frame = pd.DataFrame(columns=COLUMNS)
     frame["variant"] = frame.apply(_variant, axis=1) if len(frame) else []
-    return frame
+    return frame if keep_duplicates else dedupe(frame)[0]
+
+
+def dedupe(runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """One run per training identity (config without non-result keys, seed included).
+
+    Rule (deterministic): a done run beats any other state; among those, the one that ended last;
+    then the smallest directory name. Returns the kept frame and one line per run left out.
+    """
+    if runs.empty or "identity" not in runs:
+        return runs, []
+    order = runs.assign(_done=runs["state"] != "done", _ended=-runs["ended"].astype(float).fillna(-math.inf))
+    order = order.sort_values(["_done", "_ended", "run"], kind="stable")
+    kept = order.drop_duplicates("identity", keep="first")
+    notes = []
+    for identity, group in order.groupby("identity", sort=True):
+        if len(group) > 1:
+            keep, *rest = list(group["run"])
+            notes += [f"`{r}` duplicates `{keep}` (same config and seed): not counted" for r in rest]
+    return runs.loc[runs.index.isin(kept.index)], notes
+
+
+def rank_label(rank, paper_rank=math.nan) -> str:
+    """'r16 (paper 512)' when the run was asked for a paper rank, else 'r64'."""
+    if rank is None or (isinstance(rank, float) and math.isnan(rank)):
+        return "r?"
+    text = f"r{int(rank)}"
+    if paper_rank is not None and not (isinstance(paper_rank, float) and math.isnan(paper_rank)):
+        if int(paper_rank) != int(rank):
+            text += f" (paper {int(paper_rank)})"
+    return text
 
 
 def _variant(row) -> str:
