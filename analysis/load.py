@@ -17,6 +17,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from cera.runs.naming import HASHED_KEYS, NON_RESULT_KEYS
+
 INSTRUCT_DATA = {"synthetic_instruct", "slimorca"}
 MATH_DATA = {"synthetic_math", "mathinstruct"}
 # Embedded task -> the paper task it stands for (Table 1 columns).
@@ -30,9 +32,9 @@ def _json(path: Path, default=None):
         return default
 
 
-# Keys of the saved config that cannot change a result (cera.runs.naming keeps them out of the run hash).
-NON_RESULT_TRAIN_KEYS = ("progress_bar", "num_workers", "save_every", "keep_checkpoints", "report_to")
-IDENTITY_KEYS = ("method", "model", "data", "train", "rank", "dropout", "lr", "seed")
+# Keys of the saved config that cannot change a result: cera.runs.naming keeps them out of the run hash,
+# analysis keeps them out of a run's identity (an older copy hashed with one is the same measurement).
+NON_RESULT_TRAIN_KEYS = tuple(k.split(".", 1)[1] for k in NON_RESULT_KEYS if k.startswith("train."))
 
 
 def _hash(blob) -> str:
@@ -46,7 +48,7 @@ def _train_key(train: dict) -> str:
 
 def _identity(cfg: dict) -> str:
     """What a run measures: its training config without the non-result keys (seed included)."""
-    blob = {k: cfg.get(k) for k in IDENTITY_KEYS}
+    blob = {k: cfg.get(k) for k in HASHED_KEYS}
     blob["train"] = {k: v for k, v in (cfg.get("train") or {}).items() if k not in NON_RESULT_TRAIN_KEYS}
     return _hash(blob)
 
