@@ -59,8 +59,8 @@ def write_claims(sections: list[tuple[str, pd.DataFrame]], banner: list[str], ou
         shown = frame.reindex(columns=[c for c in COLUMNS if c in frame]) if len(frame) else frame
         md += [f"## {title}", "", shown.to_markdown(index=False) if len(shown) else "(no claims)", ""]
         tex += [f"% {title}", shown.to_latex(index=False, escape=True) if len(shown) else ""]
-    (out_dir / "claims.md").write_text("\n".join(md))
-    (out_dir / "claims.tex").write_text("\n".join(tex))
+    (out_dir / "claims.md").write_text("\n".join(md), encoding="utf-8")
+    (out_dir / "claims.tex").write_text("\n".join(tex), encoding="utf-8")
     return [out_dir / "claims.md", out_dir / "claims.tex"]
 
 

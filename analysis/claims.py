@@ -38,27 +38,17 @@ def _pool(claim: Claim, runs: pd.DataFrame, mechanism: pd.DataFrame | None) -> p
     """The rows a claim draws its cells from: the runs of its data kind, or the mechanism fits."""
     if claim.source == "mechanism":
         if mechanism is None or mechanism.empty:
-            return pd.DataFrame(columns=["variant", "rank", "dropout", "lr", "state", "method"])
+            return pd.DataFrame(columns=["variant", "rank", "dropout", "lr", "state", "method", "target"])
         mech = mechanism.copy()
-        if "target" in mech:  # the claim is about the non-linear target; a linear control is not mixed in
-            mech = mech[mech["target"].astype(str) != "linear"]
-        mech["variant"] = [_variant(m, a) for m, a in zip(mech["method"], mech.get("activation", [None] * len(mech)))]
+        if "variant" not in mech:  # the documented minimum: method + activation name the variant
+            mech["variant"] = [_variant(m, a) for m, a in zip(mech["method"], mech.get("activation", [None] * len(mech)))]
+        if "target" not in mech:
+            mech["target"] = "nonlinear"
         mech["lr"], mech["state"] = mech["method"].map(paper_lr), "done"
         return mech
     if runs.empty:
         return runs
     return runs[runs["data"].isin(DATA_SETS[claim.data])]
-
-
-def _dropout(cell: Cell, pool: pd.DataFrame, source: str) -> float:
-    """Runs: the declared dropout. Mechanism fits: the declared one if any, else the only one present
-    for the variant (else the paper's 0.1 if present, else the smallest)."""
-    if source == "runs" or "dropout" not in pool:
-        return cell.dropout
-    present = sorted(set(pool.loc[pool["variant"] == cell.variant, "dropout"].dropna().astype(float)))
-    if cell.dropout in present or len(present) == 0:
-        return cell.dropout
-    return present[0] if len(present) == 1 else (0.1 if 0.1 in present else present[0])
 
 
 def _flag(value) -> bool | None:
@@ -71,18 +61,23 @@ class _Resolved:
 
     def __init__(self, claim: Claim, cell: Cell, pool: pd.DataFrame, grid: list[int]):
         self.rank, why = resolve_rank(cell.rank, grid)
-        self.dropout = _dropout(cell, pool, claim.source)
+        mech = claim.source == "mechanism"
+        self.dropout = cell.dropout if cell.dropout is not None or mech else 0.1  # runs: the paper's 0.1
         self.lr = cell.lr_value(paper_lr(cell.variant))
-        self.rows = pool.iloc[0:0]
-        if self.rank is not None:
-            self.rows = select(pool, variant=cell.variant, rank=self.rank, dropout=self.dropout, lr=self.lr)
+        where = {"variant": cell.variant, "rank": self.rank, "lr": self.lr}
+        if self.dropout is not None:
+            where["dropout"] = self.dropout
+        if mech:
+            where["target"] = cell.target or "nonlinear"
+        self.rows = select(pool, **where) if self.rank is not None else pool.iloc[0:0]
         done = self.rows[self.rows["state"] == "done"] if len(self.rows) else self.rows
         self.stats = cell_stats(done, claim.metric, lr=self.lr) if len(done) else {
             "value": math.nan, "lo": math.nan, "hi": math.nan, "n": 0, "ci": "", "not_done": len(self.rows)}
         paper_ranks = set(done["paper_rank"].dropna()) if "paper_rank" in done else set()
         rank_text = rank_label(self.rank, paper_ranks.pop() if len(paper_ranks) == 1 else math.nan) \
             if self.rank is not None else f"{cell.rank} ({why})"
-        extra = "" if self.dropout == 0.1 or claim.source == "mechanism" else f" p={self.dropout:g}"
+        extra = "" if self.dropout in (None, 0.1) or mech else f" p={self.dropout:g}"
+        extra += f" ({cell.target} target)" if cell.target else ""
         extra += "" if cell.lr == "paper" else f" lr={self.lr:.0e}"
         self.label = f"{cell.variant} {rank_text}{extra}"
         flags = [_flag(v) for v in (done["converged"] if "converged" in done else [None] * len(done))]

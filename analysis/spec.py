@@ -31,7 +31,7 @@ METRICS = {
 SOURCES = ("runs", "mechanism")
 DATA = ("instruct", "math")
 RELATIONS = ("<", ">", "≈")
-CELL_KEYS = {"variant", "rank", "dropout", "lr", "activation"}
+CELL_KEYS = {"variant", "rank", "dropout", "lr", "target"}
 CLAIM_KEYS = {"id", "artifact", "claim", "source", "data", "metric", "relation", "cells", "paper", "margin", "control"}
 
 
@@ -43,9 +43,9 @@ class SpecError(ValueError):
 class Cell:
     variant: str
     rank: str  # "top" | "lowest" | "top/N" | an absolute integer, as text
-    dropout: float = 0.1
+    dropout: float | None = None  # None: runs at the paper's 0.1; mechanism fits: as the variant defines it
     lr: str = "paper"  # "paper" | "paper/N" | an absolute value, as text
-    activation: str | None = None
+    target: str | None = None  # mechanism only: the fitted target (None: nonlinear)
 
     def lr_value(self, paper_lr: float) -> float:
         if self.lr == "paper":
@@ -105,8 +105,9 @@ def _cell(raw, where: str) -> Cell:
     lr = str(raw.get("lr", "paper"))
     if not (lr == "paper" or lr.startswith("paper/") or _is_number(lr)):
         raise SpecError(f"{where}: lr {raw['lr']!r} is invalid: use paper, paper/N or a number")
+    dropout = raw.get("dropout")
     return Cell(variant=str(raw["variant"]), rank=_rank_text(raw["rank"], where),
-                dropout=float(raw.get("dropout", 0.1)), lr=lr, activation=raw.get("activation"))
+                dropout=None if dropout is None else float(dropout), lr=lr, target=raw.get("target"))
 
 
 def _is_number(text: str) -> bool:
@@ -148,7 +149,7 @@ def _claim(raw: dict) -> Claim:
 
 def load_claims(path: str | Path = DECLARATION) -> list[Claim]:
     """The declaration as Claims, validated: a bad entry raises SpecError naming the claim and value."""
-    raw = yaml.safe_load(Path(path).read_text())
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     if not isinstance(raw, list):
         raise SpecError(f"{path}: expected a list of claims")
     claims = [_claim(c) for c in raw]

@@ -200,6 +200,25 @@ def test_mechanism_row_from_the_documented_frame():
     assert _row(mechanism_claims(pd.DataFrame()), "mechanism")["verdict"].startswith("not run")
 
 
+def test_mechanism_rows_with_targets_and_variant_names():
+    # analysis.mechanism's frame also names the variant and the target; the linear target is a control
+    rows = []
+    for s in (0, 1, 2):
+        for r in (1, 2, 4, 8):
+            rows += [{"target": "nonlinear", "variant": "lora", "method": "lora", "activation": None, "dropout": 0.0,
+                      "rank": r, "seed": s, "residual_test": 0.40 + 0.001 * s, "converged": True},
+                     {"target": "nonlinear", "variant": "cera", "method": "cera", "activation": "silu", "dropout": 0.1,
+                      "rank": r, "seed": s, "residual_test": 0.45 + 0.001 * s, "converged": r != 8},
+                     {"target": "linear", "variant": "lora", "method": "lora", "activation": None, "dropout": 0.0,
+                      "rank": r, "seed": s, "residual_test": (0.5 if r < 4 else 1e-6) + 0.001 * s, "converged": True}]
+    frame = mechanism_claims(pd.DataFrame(rows))
+    main = _row(frame, "mechanism")
+    assert main["cells"] == "cera r8 < lora r8" and main["verdict"] == "not reproduced"  # the linear rows not mixed in
+    assert "NOT CONVERGED: cera r8" in main["caveats"]
+    control = _row(frame, "control_mechanism_linear")
+    assert control["cells"] == "lora r2 (linear target) > lora r4 (linear target)" and control["verdict"] == "reproduced"
+
+
 def _bench(path, name, model, decode, shapes=None):
     target = {"target": "cera r=64 unmerged decode / unmerged lora", "measured": decode, "q1": decode - 0.01,
               "q3": decode + 0.01}
