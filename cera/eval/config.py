@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from typing import Any
 
 #: Task names accepted in ``eval.tasks`` (see cera.eval.lmeval_tasks).
-TASKS = ("basic", "complex", "gsm8k", "hendrycks_math")
-REAL_TASKS = ("gsm8k", "hendrycks_math")
+TASKS = ("basic", "complex", "gsm8k", "hendrycks_math", "math500")
+REAL_TASKS = ("gsm8k", "hendrycks_math", "math500")
 KEYS = ("test_ppl", "tasks", "sources", "limit", "n_samples", "temperature", "k", "max_new_tokens",
         "batch_size", "num_fewshot", "seed", "spectra", "probe_size")  # fmt: skip
 #: Values of keys a config leaves out (= conf/eval/default.yaml, checked by a test).
-DEFAULTS = {"test_ppl": True, "tasks": [], "sources": {"gsm8k": None, "hendrycks_math": None},
+DEFAULTS = {"test_ppl": True, "tasks": [], "sources": {"gsm8k": None, "hendrycks_math": None, "math500": None},
             "limit": 32, "n_samples": 10, "temperature": 0.8, "k": [1, 10], "max_new_tokens": 128, "batch_size": 64,
             "num_fewshot": None, "seed": 0, "spectra": True, "probe_size": 16}  # fmt: skip
 

@@ -109,14 +109,23 @@ def generate(lm, instances: list, gen_kwargs: dict, repeats: int) -> list[list[s
     return [flat[i * repeats : (i + 1) * repeats] for i in range(len(instances))]
 
 
+def metric_names(task) -> list[str]:
+    """The task's metric names in ``metric_list`` order; the first is the primary one (pass@k)."""
+    names = [m["metric"] for m in (task.config.metric_list or []) if isinstance(m.get("metric"), str)]
+    return names or ["exact_match"]
+
+
 def score_generations(task, instances: list, generations: list[list[str]]) -> list[dict]:
     """Score every generation alone with the task's filters and process_results.
 
-    Returns per instance {filter name: {"extracted": [...], "correct": [0/1, ...]}}, one entry per
-    generation, filters in the task's order (the first is the primary one).
+    Returns per instance {filter name: {"extracted": [...], "correct": [0/1, ...], "metrics": {metric:
+    [0/1, ...]}}}, one entry per generation, filters in the task's order (the first is the primary
+    one); ``correct`` is the primary metric (``metric_names``), ``metrics`` has every metric of the
+    task's ``metric_list`` (e.g. complex/MATH: math_verify and exact_match).
     """
     from lm_eval.api.instance import Instance
 
+    names = metric_names(task)
     single = [Instance(request_type="generate_until", doc=inst.doc, arguments=inst.arguments, idx=inst.idx,
                        metadata=(inst.task_name, inst.doc_id, 1), resps=[g])
               for inst, gens in zip(instances, generations, strict=True) for g in gens]  # fmt: skip
@@ -125,15 +134,18 @@ def score_generations(task, instances: list, generations: list[list[str]]) -> li
             ensemble.apply(single)
     out, pos = [], 0
     for gens in generations:
-        scored: dict[str, dict[str, list]] = {}
+        scored: dict[str, dict] = {}
         for inst in single[pos : pos + len(gens)]:
             for key, value in inst.filtered_resps.items():
                 metrics = task.process_results(inst.doc, [value])
-                if "exact_match" not in metrics:
-                    raise EvalError(f"lm-eval task {task.task_name} has no exact_match metric: {sorted(metrics)}")
-                entry = scored.setdefault(key, {"extracted": [], "correct": []})
+                missing = [m for m in names if m not in metrics]
+                if missing:
+                    raise EvalError(f"lm-eval task {task.task_name} returned no {missing[0]} metric: {sorted(metrics)}")
+                entry = scored.setdefault(key, {"extracted": [], "correct": [], "metrics": {m: [] for m in names}})
                 entry["extracted"].append(value if value is None or isinstance(value, str) else str(value))
-                entry["correct"].append(int(float(metrics["exact_match"]) > 0))
+                for m in names:
+                    entry["metrics"][m].append(int(float(metrics[m]) > 0))
+                entry["correct"].append(entry["metrics"][names[0]][-1])
         out.append(scored)
         pos += len(gens)
     return out
@@ -166,15 +178,18 @@ def evaluate_task(lm, name: str, tasks: dict, cfg: dict) -> list[dict]:
         greedy_scores = score_generations(task, instances, greedy)
         sampled_scores = score_generations(task, instances, sampled)
         primary = next(iter(greedy_scores[0])) if greedy_scores else None
+        metrics = metric_names(task)
         for inst, g, gs, s, ss in zip(instances, greedy, greedy_scores, sampled, sampled_scores, strict=True):
             correct = ss[primary]["correct"] if s else []
             rows.append({
                 "task": name, "lm_eval_task": leaf, "doc_id": inst.doc_id, "prompt": inst.arguments[0],
-                "target": str(task.doc_to_target(inst.doc)), "filter": primary,
+                "target": str(task.doc_to_target(inst.doc)), "filter": primary, "metric": metrics[0],
                 "greedy_generation": g[0], "greedy_extracted": gs[primary]["extracted"][0],
                 "greedy_correct": gs[primary]["correct"][0],
                 "greedy_by_filter": {k: v["correct"][0] for k, v in gs.items()},
+                "greedy_by_metric": {m: v[0] for m, v in gs[primary]["metrics"].items()},
                 "generations": s, "extracted": ss[primary]["extracted"] if s else [], "correct": correct,
+                "correct_by_metric": ss[primary]["metrics"] if s else {m: [] for m in metrics},
                 "n": len(s), "c": int(sum(correct)), "meta": _doc_meta(inst.doc),
             })  # fmt: skip
     return rows
@@ -208,6 +223,15 @@ def case_study(rows: list[dict]) -> dict | None:
     return out
 
 
+def _metric_summary(rows: list[dict], metric: str, n: int, ks: list[int], seed: int) -> dict:
+    """pass@1 greedy and pass@k of one metric (primary filter), each with its bootstrap CI."""
+    out = {"pass@1_greedy": _ci([r["greedy_by_metric"][metric] for r in rows], seed)}
+    if n > 0:
+        for k in ks:
+            out[f"pass@{k}"] = _ci([pass_at_k(r["n"], sum(r["correct_by_metric"][metric]), k) for r in rows], seed)
+    return out
+
+
 def summarize_rows(rows: list[dict], ks: list[int], seed: int = 0) -> dict:
     """One task's accuracies with 95% bootstrap CIs, from its samples.jsonl rows alone."""
     if not rows:
@@ -221,6 +245,9 @@ def summarize_rows(rows: list[dict], ks: list[int], seed: int = 0) -> dict:
         out["n_samples"] = n
         for k in ks:
             out[f"pass@{k}"] = _ci([pass_at_k(r["n"], r["c"], k) for r in rows], seed)
+    if "greedy_by_metric" in rows[0]:  # rows written before metrics were recorded have only `correct`
+        out["metric"] = rows[0]["metric"]
+        out["by_metric"] = {m: _metric_summary(rows, m, n, ks, seed) for m in rows[0]["greedy_by_metric"]}
     collapse = case_study(rows)
     if collapse:
         out["case_study"] = collapse

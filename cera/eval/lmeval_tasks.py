@@ -7,17 +7,23 @@
   by ``cera.data.load_splits`` with the run's ``data.seed`` and written to
   ``<eval_dir>/data/<task>/{test,train}.jsonl``; a 4-line task file in ``<eval_dir>/tasks/``
   includes the definition and points ``dataset_kwargs.data_files`` at them.
-* ``gsm8k``, ``hendrycks_math`` — lm-eval's own task definitions. ``eval.sources.<task>`` null: the
-  built-in task itself (``gsm8k``; the ``hendrycks_math`` group of 7 subjects), which downloads
-  from the Hub. A local path: a generated task file that ``include:``s the built-in YAML by its
-  absolute path (lm-eval resolves a relative ``include`` against the including file's folder) and
-  overrides only the data keys — ``dataset_path``/``dataset_name``/``dataset_kwargs``, plus
-  ``training_split``/``fewshot_split: null`` when the source has no train file. Prompt, filters,
-  ``process_results`` and ``!function``s stay the built-in ones (``!function`` resolves next to the
-  YAML that names it). A local source is a .jsonl/.json/.parquet file (the test split) or a
-  directory whose files named ``*test*`` are the test split and the others train (as
-  ``cera.data``'s real loaders); rows in the Hub schema (GSM8K: question, answer; MATH: problem,
-  level, type, solution — all subjects in one file).
+* ``gsm8k``, ``hendrycks_math``, ``math500`` — lm-eval's own task definitions (``gsm8k``; the
+  ``hendrycks_math`` group of 7 subjects; ``hendrycks_math500``, the 500-problem MATH subset of
+  Lightman et al. 2023). ``eval.sources.<task>`` null: the data come from the Hub. A local path: the
+  task file overrides only the data keys — ``dataset_path``/``dataset_name``/``dataset_kwargs``, plus
+  ``training_split``/``fewshot_split: null`` when the source has no train file. A local source is a
+  .jsonl/.json/.parquet file (the test split) or a directory whose files named ``*test*`` are the
+  test split and the others train (as ``cera.data``'s real loaders); rows in the Hub schema (GSM8K:
+  question, answer; MATH: problem, level, type, solution — all subjects in one file; MATH-500:
+  problem, solution, answer, subject, level, unique_id).
+
+  Every such task file ``include:``s the built-in YAML by its absolute path (lm-eval resolves a
+  relative ``include`` against the including file's folder), so prompt, filters and ``!function``s
+  stay the built-in ones (``!function`` resolves next to the YAML that names it). ``gsm8k`` from the
+  Hub is the built-in task itself. The MATH tasks (``MATH_TASKS``) include a second file,
+  ``tasks/math_verify.yaml``, which replaces only the scoring: ``math_verify`` (mathematical
+  equivalence, primary) beside lm-eval's own ``exact_match`` — so from the Hub they are generated
+  too: one file per subject and a group file for ``hendrycks_math``.
 """
 
 from __future__ import annotations
@@ -38,7 +44,11 @@ TASK_DIR = Path(__file__).resolve().parent / "tasks"
 SYNTHETIC = {"basic": "cera_basic", "complex": "cera_complex"}
 #: Built-in lm-eval task (or group) per real task, and the YAML a local variant includes.
 BUILTIN = {"gsm8k": ("gsm8k", "gsm8k/gsm8k.yaml"),
-           "hendrycks_math": ("hendrycks_math", "hendrycks_math/hendrycks_math_algebra.yaml")}  # fmt: skip
+           "hendrycks_math": ("hendrycks_math", "hendrycks_math/hendrycks_math_algebra.yaml"),
+           "math500": ("hendrycks_math500", "hendrycks_math/hendrycks_math500.yaml")}  # fmt: skip
+#: Real tasks scored as MATH: their task files also include MATH_SCORING (math_verify + exact_match).
+MATH_TASKS = ("hendrycks_math", "math500")
+MATH_SCORING = TASK_DIR / "math_verify.yaml"
 #: Test problems of a synthetic task when eval.limit is null (= n_test of conf/data/synthetic_*.yaml).
 SYNTHETIC_TEST_SIZE = 256
 SUFFIXES = {".json": "json", ".jsonl": "json", ".parquet": "parquet"}
@@ -62,6 +72,11 @@ def builtin_yaml(task: str) -> Path:
     import lm_eval.tasks
 
     return Path(lm_eval.tasks.__file__).resolve().parent / BUILTIN[task][1]
+
+
+def _includes(name: str, base: Path) -> str | list[str]:
+    """``include:`` of a real task's file: the built-in YAML, then the MATH scoring for MATH tasks."""
+    return [str(base), str(MATH_SCORING)] if name in MATH_TASKS else str(base)
 
 
 def _load_yaml(path: Path) -> dict:
@@ -130,13 +145,14 @@ def local_data_files(source: str, what: str) -> tuple[str, dict[str, list[str]]]
 
 
 def write_local_real(name: str, eval_dir: Path, source: str, num_fewshot: int | None) -> TaskSpec:
-    """Task file of a real task on local files: the built-in YAML with only its data keys replaced."""
+    """Task file of a real task on local files: the built-in YAML with only its data keys replaced
+    (and, for a MATH task, its scoring)."""
     builder, files = local_data_files(source, f"eval.sources.{name}")
     base = builtin_yaml(name)
     default_shots = int(_load_yaml(base).get("num_fewshot") or 0)
     shots = default_shots if num_fewshot is None else num_fewshot
-    cfg = {"include": str(base), "task": f"cera_{name}_local", "dataset_path": builder, "dataset_name": None,
-           "dataset_kwargs": {"data_files": files}}  # fmt: skip
+    cfg = {"include": _includes(name, base), "task": f"cera_{name}_local", "dataset_path": builder,
+           "dataset_name": None, "dataset_kwargs": {"data_files": files}}  # fmt: skip
     if "train" not in files:
         if shots > 0:
             raise EvalError(f"eval.sources.{name}={source} has no train file for the {shots}-shot prompt: give a "
@@ -144,6 +160,21 @@ def write_local_real(name: str, eval_dir: Path, source: str, num_fewshot: int | 
         cfg.update(training_split=None, fewshot_split=None)
     path = _write_task_file(eval_dir / "tasks" / f"cera_{name}_local.yaml", cfg)
     return TaskSpec(name, cfg["task"], path)
+
+
+def write_hub_math(name: str, eval_dir: Path) -> TaskSpec:
+    """Task files of a MATH task on the Hub data: each built-in leaf with the MATH scoring; a group
+    file over the 7 subjects for ``hendrycks_math``."""
+    base = builtin_yaml(name)
+    group = _load_yaml(base.parent / f"{BUILTIN[name][0]}.yaml")
+    leaves = group["task"] if "group" in group else [BUILTIN[name][0]]
+    for leaf in leaves:
+        _write_task_file(eval_dir / "tasks" / f"cera_{leaf}.yaml",
+                         {"include": _includes(name, base.parent / f"{leaf}.yaml"), "task": f"cera_{leaf}"})  # fmt: skip
+    if len(leaves) == 1:
+        return TaskSpec(name, f"cera_{leaves[0]}", eval_dir / "tasks" / f"cera_{leaves[0]}.yaml")
+    cfg = {"group": f"cera_{name}", "task": [f"cera_{leaf}" for leaf in leaves]}
+    return TaskSpec(name, cfg["group"], _write_task_file(eval_dir / "tasks" / f"cera_{name}_group.yaml", cfg))
 
 
 def prepare_tasks(eval_cfg: dict, data_seed: int, eval_dir: Path) -> list[TaskSpec]:
@@ -158,7 +189,11 @@ def prepare_tasks(eval_cfg: dict, data_seed: int, eval_dir: Path) -> list[TaskSp
             specs.append(write_synthetic(name, eval_dir, data_seed, eval_cfg.get("limit"), pool))
         elif name in REAL_TASKS:
             source = (eval_cfg.get("sources") or {}).get(name)
-            if source is None:
+            if source is None and name in MATH_TASKS:
+                specs.append(write_hub_math(name, eval_dir))
+                log.info("eval %s: lm-eval's %s with math-verify scoring (downloads from the Hub)", name,
+                         BUILTIN[name][0])  # fmt: skip
+            elif source is None:
                 specs.append(TaskSpec(name, BUILTIN[name][0], None))
                 log.info("eval %s: lm-eval's built-in task %s (downloads from the Hub)", name, BUILTIN[name][0])
             else:

@@ -2,9 +2,11 @@
 
 Each expected 0/1 below is worked out by hand from the task definition it names:
 * cera_basic = gsm8k "strict-match": first "#### N", drop "," "$" and a trailing ".", compare strings;
-* cera_complex: last \\boxed{} content, hendrycks_math is_equiv (\\frac12 = \\frac{1}{2}, 0.5 = 1/2);
-* hendrycks_math (built-in definition on local rows): the answer is the whole output, or the span
-  between its first and last "$" — a \\boxed{} is NOT unwrapped, so "\\boxed{2}" scores 0;
+* cera_complex: last \\boxed{} content; math_verify (primary: mathematical equivalence, 0.470 = 0.47)
+  and exact_match (hendrycks_math is_equiv: \\frac12 = \\frac{1}{2}, 0.5 = 1/2, but 0.470 != 0.47);
+* hendrycks_math (built-in definition on local rows), its exact_match: the answer is the whole output,
+  or the span between its first and last "$" — a \\boxed{} is NOT unwrapped, so "\\boxed{2}" scores 0
+  (cera's math_verify metric beside it does: tests/eval/test_math_equivalence.py);
 * gsm8k (built-in definition on local rows): strict-match and flexible-extract (last number).
 """
 
@@ -42,22 +44,23 @@ COMPLEX = [
     Example("Q half", "1 / 2 = 0.5\n\\boxed{\\frac{1}{2}}", answer="\\frac{1}{2}"),
     Example("Q logistic", "x1 = 0.84, x2 = 0.47\n\\boxed{0.47}", answer="0.47"),
 ]
-COMPLEX_CASES = [
-    (0, "\\boxed{\\frac12}", 1),
-    (0, "\\boxed{\\frac{1}{2}}", 1),
-    (0, "so \\boxed{0.5}", 1),  # MATH normalisation maps 0.5 to \frac{1}{2}
-    (0, "\\boxed{1/2}", 1),
-    (0, "\\boxed{\\dfrac{1}{2}}", 1),
-    (0, "\\boxed{\\frac{1}{3}}", 0),
-    (0, "1/2", 0),  # no \boxed{}
-    (0, "\\boxed{3} no, \\boxed{\\frac12}", 1),  # the last box counts
-    (0, "\\boxed{\\frac12} no, \\boxed{3}", 0),
-    (0, "\\boxed{\\frac12", 0),  # unbalanced
-    (1, "x1 = 0.84, x2 = 0.47\n\\boxed{0.47}", 1),
-    (1, "\\boxed{.47}", 1),
-    (1, "\\boxed{ 0.47 }", 1),
-    (1, "\\boxed{0.470}", 0),
-    (1, "x2 = 0.47", 0),
+COMPLEX_CASES = [  # (problem, generation, math_verify, exact_match)
+    (0, "\\boxed{\\frac12}", 1, 1),
+    (0, "\\boxed{\\frac{1}{2}}", 1, 1),
+    (0, "so \\boxed{0.5}", 1, 1),  # MATH normalisation maps 0.5 to \\frac{1}{2}
+    (0, "\\boxed{1/2}", 1, 1),
+    (0, "\\boxed{\\dfrac{1}{2}}", 1, 1),
+    (0, "\\boxed{\\frac{1}{3}}", 0, 0),
+    (0, "1/2", 0, 0),  # no \\boxed{}
+    (0, "\\boxed{3} no, \\boxed{\\frac12}", 1, 1),  # the last box counts
+    (0, "\\boxed{\\frac12} no, \\boxed{3}", 0, 0),
+    (0, "\\boxed{\\frac12", 0, 0),  # unbalanced
+    (1, "x1 = 0.84, x2 = 0.47\n\\boxed{0.47}", 1, 1),
+    (1, "\\boxed{.47}", 1, 1),
+    (1, "\\boxed{ 0.47 }", 1, 1),
+    (1, "\\boxed{0.470}", 1, 0),  # equal as numbers, not as strings
+    (1, "\\boxed{0.48}", 0, 0),
+    (1, "x2 = 0.47", 0, 0),
 ]
 MATH_CASES = [
     (0, "$\\frac12$", 1),
@@ -102,6 +105,9 @@ def test_synthetic_tasks_score_known_generations(tmp_path, name, examples, cases
     (key,) = scored[0]  # one filter pipeline: strict-match | last-boxed
     assert key == {"basic": "strict-match", "complex": "last-boxed"}[name]
     assert [s[key]["correct"] for s in scored] == _expected(cases, len(examples))
+    if name == "complex":
+        assert [s[key]["metrics"]["math_verify"] for s in scored] == _expected(cases, len(examples))
+        assert [s[key]["metrics"]["exact_match"] for s in scored] == _expected(cases, len(examples), 3)
 
 
 def test_complex_extracts_the_last_box(tmp_path):
@@ -115,7 +121,7 @@ def test_hendrycks_math_scores_the_raw_answer_not_the_box(tmp_path):
     source = write_jsonl(tmp_path / "math_test.jsonl", MATH_TEST)
     task = local_real_task(tmp_path / "eval", "hendrycks_math", source)
     scored = score(task, _by_problem(MATH_CASES, len(MATH_TEST)))
-    assert [s["none"]["correct"] for s in scored] == _expected(MATH_CASES, len(MATH_TEST))
+    assert [s["none"]["metrics"]["exact_match"] for s in scored] == _expected(MATH_CASES, len(MATH_TEST))
 
 
 def test_gsm8k_strict_and_flexible_extract(tmp_path):

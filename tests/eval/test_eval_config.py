@@ -13,7 +13,7 @@ EVAL_CONFIGS = sorted((CONF_DIR / "eval").glob("*.yaml"))
 @pytest.mark.parametrize("path", EVAL_CONFIGS, ids=[p.stem for p in EVAL_CONFIGS])
 def test_shipped_eval_configs_are_valid(compose, path):
     cfg = check_eval_config(compose(f"eval={path.stem}", "data=synthetic_math", tiny=False).eval)
-    assert set(cfg["tasks"]) <= {"basic", "complex", "gsm8k", "hendrycks_math"}
+    assert set(cfg["tasks"]) <= {"basic", "complex", "gsm8k", "hendrycks_math", "math500"}
 
 
 def test_default_tasks_follow_the_data(compose):
