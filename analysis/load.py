@@ -22,7 +22,7 @@ from cera.runs.naming import HASHED_KEYS, NON_RESULT_KEYS
 INSTRUCT_DATA = {"synthetic_instruct", "slimorca"}
 MATH_DATA = {"synthetic_math", "mathinstruct"}
 # Embedded task -> the paper task it stands for (Table 1 columns).
-TASK_ROLE = {"complex": "math", "hendrycks_math": "math", "basic": "gsm8k", "gsm8k": "gsm8k"}
+TASK_ROLE = {"complex": "math", "hendrycks_math": "math", "math500": "math", "basic": "gsm8k", "gsm8k": "gsm8k"}
 
 
 def _json(path: Path, default=None):
