@@ -162,3 +162,17 @@ def test_both_metrics_reach_the_summary(tmp_path):
     assert (mv["pass@1_greedy"]["value"], em["pass@1_greedy"]["value"]) == (1.0, 0.0)
     assert (mv["pass@1"]["value"], em["pass@1"]["value"]) == (pytest.approx(0.6), pytest.approx(0.3))
     assert mv["pass@10"]["value"] == em["pass@10"]["value"] == 1.0
+
+
+def test_math_verify_runs_outside_the_main_thread():
+    """math-verify's time limit uses SIGALRM (main thread only); in a worker thread it runs without one."""
+    import threading
+
+    from cera.eval.tasks.utils import math_verify_equal
+
+    out = {}
+    worker = threading.Thread(target=lambda: out.update(eq=math_verify_equal("\\frac{1}{2}", "0.5"),
+                                                        ne=math_verify_equal("\\frac{1}{2}", "0.51")))  # fmt: skip
+    worker.start()
+    worker.join()
+    assert out == {"eq": True, "ne": False}

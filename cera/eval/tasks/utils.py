@@ -13,6 +13,8 @@ Answer extraction is lm-eval's own MATH code (``lm_eval/tasks/hendrycks_math/uti
 
 from __future__ import annotations
 
+import threading
+
 from lm_eval.tasks.hendrycks_math import utils as hendrycks
 from lm_eval.tasks.hendrycks_math.utils import is_equiv, last_boxed_only_string, remove_boxed
 
@@ -40,6 +42,11 @@ def last_boxed_answers(resps, docs) -> list[list[str | None]]:
     return [[boxed_answer(r) for r in group] for group in resps]
 
 
+def _timeout() -> int | None:
+    """math-verify's per-call time limit (s): it uses SIGALRM, which only the main thread may set."""
+    return 5 if threading.current_thread() is threading.main_thread() else None
+
+
 def math_verify_equal(gold: str, answer: str | None) -> bool:
     """math-verify's ``verify`` of two bare answers (no delimiters), each parsed as ``\\boxed{...}``.
 
@@ -50,8 +57,10 @@ def math_verify_equal(gold: str, answer: str | None) -> bool:
         return False
     from math_verify import parse, verify
 
-    gold_parsed = parse("\\boxed{" + gold + "}")
-    return bool(gold_parsed) and bool(verify(gold_parsed, parse("\\boxed{" + answer + "}")))
+    limit = _timeout()
+    gold_parsed = parse("\\boxed{" + gold + "}", parsing_timeout=limit)
+    return bool(gold_parsed) and bool(
+        verify(gold_parsed, parse("\\boxed{" + answer + "}", parsing_timeout=limit), timeout_seconds=limit))
 
 
 def process_boxed(doc: dict, results: list) -> dict[str, int]:
@@ -71,7 +80,7 @@ def math_response_answer(response: str) -> str | None:
         return boxed
     from math_verify import parse
 
-    parsed = parse(response) if isinstance(response, str) else []
+    parsed = parse(response, parsing_timeout=_timeout()) if isinstance(response, str) else []
     return str(parsed[-1]) if parsed else None
 
 
