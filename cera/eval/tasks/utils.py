@@ -2,8 +2,8 @@
 
 Two metrics score a MATH-style answer, side by side:
 
-* ``math_verify`` — mathematical equivalence by Hugging Face's ``math-verify`` (what lighteval and
-  the open-r1 MATH-500 numbers use): both answers are parsed to SymPy (``\\frac{1}{2}`` = ``0.5`` =
+* ``math_verify`` — mathematical equivalence by Hugging Face's ``math-verify`` (what lighteval uses):
+  both answers are parsed to SymPy (``\\frac{1}{2}`` = ``0.5`` =
   ``\\dfrac12``, ``\\text{}`` and unit wrappers, intervals, sets) and compared by ``verify(gold, pred)``;
 * ``exact_match`` — lm-eval's ``hendrycks_math`` string normalisation ``is_equiv`` (the old metric).
 
