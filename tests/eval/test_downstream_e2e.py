@@ -38,6 +38,8 @@ def test_training_run_records_downstream_results(trained):
         assert task["problems"] == 3 and task["n_samples"] == 2
         for key in ("pass@1_greedy", "pass@1", "pass@2"):
             assert 0 <= task[key]["lo"] <= task[key]["value"] <= task[key]["hi"] <= 1, (name, key)
+    complex_ = down["tasks"]["complex"]
+    assert complex_["metric"] == "math_verify" and set(complex_["by_metric"]) == {"math_verify", "exact_match"}
     rows = _rows(trained)
     assert len(rows) == 6 and {r["task"] for r in rows} == {"basic", "complex"}
     assert all(r["n"] == 2 and len(r["generations"]) == len(r["correct"]) == 2 for r in rows)
@@ -62,3 +64,20 @@ def test_cli_re_evaluates_a_finished_run(trained, cli_env):
     assert json.loads((trained / "results.json").read_text())["downstream"] == down
     assert [r["n"] for r in _rows(trained)] == [0, 0]
 
+
+
+def test_cli_scores_a_local_math500_file(trained, cli_env, tmp_path):
+    """eval.tasks=[math500] on a local file in the MATH-500 schema: both metrics reach downstream.json."""
+    rows = [{"problem": f"What is {i} + {i}?", "solution": f"So $\\boxed{{{2 * i}}}$.", "answer": str(2 * i),
+             "subject": "Algebra", "level": 1, "unique_id": f"test/algebra/{i}.json"} for i in range(3)]  # fmt: skip
+    source = tmp_path / "math500_test.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = [str(trained), "eval.tasks=[math500]", f"eval.sources.math500={source}", "eval.limit=2", "eval.n_samples=0",
+            "eval.spectra=false", "eval.max_new_tokens=16"]  # fmt: skip
+    out = subprocess.run([sys.executable, "-m", "cera.evaluate", *args], cwd=REPO, env=cli_env, capture_output=True,
+                         text=True, timeout=600)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    task = json.loads((trained / "downstream.json").read_text())["tasks"]["math500"]
+    assert task["problems"] == 2 and task["metric"] == "math_verify"
+    assert set(task["by_metric"]) == {"math_verify", "exact_match"}
+    assert [r["prompt"] for r in _rows(trained)] == [f"Problem: {r['problem']}\nAnswer:" for r in rows[:2]]
