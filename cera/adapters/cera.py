@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cera.adapters.latent import cast_input, latent
 from cera.adapters.validation import ACTIVATIONS, AdapterConfigMixin
 
 
@@ -57,7 +58,8 @@ class CeraBranch(nn.Module):
         self.scale = config.scale
         self.W_up = nn.Parameter(torch.empty(config.r, d_in, device=device, dtype=torch.float32))
         self.W_down = nn.Parameter(torch.empty(d_out, config.r, device=device, dtype=torch.float32))
-        self.act = ACTIVATIONS[config.activation]()
+        self.activation, self.p = config.activation, config.dropout
+        self.act = ACTIVATIONS[config.activation]()  # for printing; the forward uses `latent`
         self.dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
         self.reset_parameters()
 
@@ -67,26 +69,14 @@ class CeraBranch(nn.Module):
         nn.init.zeros_(self.W_down)
 
     def branch(self, x: torch.Tensor) -> torch.Tensor:
-        """The adapter's additive contribution, in float32 (before adding to the base output)."""
-        h = F.linear(x.to(self.W_up.dtype), self.W_up)
-        if self.training or torch.is_grad_enabled():
-            return F.linear(self.dropout(self.act(h)), self.W_down) * self.scale
-        # Inference: dropout is the identity in eval mode and autograd keeps no intermediates, so
-        # σ and the scale run in place (bitwise the same result, two fewer allocations per call).
-        return F.linear(_act_inplace(self.act, h), self.W_down).mul_(self.scale)
+        """The adapter's additive contribution, in float32 or the autocast dtype (before adding to the base
+        output). σ, dropout and the scale act on the r-wide latent (cera.adapters.latent: same result)."""
+        h = F.linear(cast_input(x, self.W_up.dtype), self.W_up)
+        return F.linear(latent(h, self.activation, self.p, self.training, self.scale), self.W_down)
 
     def extra_repr(self) -> str:
         d_out, r = self.W_down.shape
         return f"d_in={self.W_up.shape[1]}, d_out={d_out}, r={r}, scale={self.scale:g}"
-
-
-def _act_inplace(act: nn.Module, h: torch.Tensor) -> torch.Tensor:
-    """σ(h), overwriting h where torch has an in-place kernel (SiLU, ReLU); GELU allocates."""
-    if isinstance(act, nn.SiLU):
-        return F.silu(h, inplace=True)
-    if isinstance(act, nn.ReLU):
-        return F.relu_(h)
-    return act(h)
 
 
 class CeraLinear(CeraBranch):

@@ -1,5 +1,6 @@
 """The benchmark's record: one JSON (config, provenance, every sample's summary, targets) and a
-Markdown table, written atomically into `paths.bench_dir` as `<model>-<device>.json` / `.md`.
+Markdown table, written atomically into `paths.bench_dir` as `<model>[-L<layers>]-<device>.json` /
+`.md` (`-L<layers>` when `model.num_layers` truncated the model). `shapes` states what was measured.
 
 Absolute times are shown only beside a ratio to the reference measured in the same rounds: an
 absolute time alone says more about the machine than about the method.
@@ -46,11 +47,50 @@ def build_record(cfg: DictConfig, raw: dict, wall_seconds: float) -> dict:
             "ratio_meaning": "per-round paired ratio variant/reference (time or bytes; > 1 = slower or larger); "
                              "median with q1/q3 and min/max over measured rounds",
         },
+        "shapes": shapes_of(cfg, raw),
         "config": OmegaConf.to_container(cfg, resolve=True),
         "provenance": provenance(),
         "rows": rows,
         "targets": targets(rows, cfg.reference),
     }
+
+
+def shapes_of(cfg: DictConfig, raw: dict) -> dict:
+    """What was measured, in one place: the model's shapes (as built), precision and workload sizes."""
+    arch = raw["architecture"]
+    return {
+        "model": cfg.model.name,
+        "init": cfg.model.get("init", "pretrained"),
+        "hidden_size": arch["hidden_size"],
+        "layers": arch["num_hidden_layers"],  # kept (after model.num_layers)
+        "layers_truncated": cfg.model.get("num_layers") is not None,
+        "intermediate_size": arch["intermediate_size"],
+        "vocab_size": arch["vocab_size"],
+        "weights_dtype": raw["weights_dtype"],
+        "autocast": None if raw["amp"] is None else str(raw["amp"]).removeprefix("torch."),
+        "batch": cfg.shapes.batch,
+        "seq_len": cfg.shapes.seq_len,
+        "decode_tokens": cfg.shapes.decode_tokens,
+        "text": describe(cfg, raw),
+    }
+
+
+def describe(cfg: DictConfig, raw: dict) -> str:
+    """e.g. 'llama3_8b (random init), 2 of its layers kept, d=4096, bfloat16, batch 1 × seq 256'."""
+    arch, m = raw["architecture"], cfg.model
+    init = " (random init)" if m.get("init", "pretrained") == "random" else ""
+    n = arch["num_hidden_layers"]
+    layers = f"{n} layer{'s' if n != 1 else ''}" + (" kept" if m.get("num_layers") is not None else "")
+    amp = "" if raw["amp"] is None else f", {str(raw['amp']).removeprefix('torch.')} autocast"
+    return (f"{m.name}{init}, {layers}, d={arch['hidden_size']}, {raw['weights_dtype']} weights{amp}, "
+            f"batch {cfg.shapes.batch} × seq {cfg.shapes.seq_len}, {cfg.shapes.decode_tokens} decode tokens")
+
+
+def stem(record: dict) -> str:
+    """`<model>[-L<layers>]-<device>`: the layer count appears when model.num_layers truncated it."""
+    sh, st = record["shapes"], record["settings"]
+    layers = f"-L{sh['layers']}" if sh["layers_truncated"] else ""
+    return f"{st['model']}{layers}-{st['device']}"
 
 
 def _ms(s: dict | None) -> str:
@@ -85,13 +125,12 @@ COLUMNS = ("variant", "trainable", "train step ms", "×ref", "peak train MB", "�
 
 def markdown(record: dict) -> str:
     st, cfg = record["settings"], record["config"]
-    sh = cfg["shapes"]
     ref = st["reference"]
     lines = [
         f"## cera §4.5 benchmark: {st['model']} on {st['device']} "
         f"(autocast {st['autocast'] or 'off'}, weights {st['weights_dtype']}, {st['threads']} thread{'s' if st['threads'] != 1 else ''})",
         "",
-        f"batch {sh['batch']} × seq {sh['seq_len']}, {sh['decode_tokens']} greedy decode tokens (KV cache); "
+        f"Shapes: {record['shapes']['text']} (greedy decode with KV cache). "
         f"{cfg['repeats']} measured rounds after {cfg['warmup']} warm-up, methods interleaved round-robin, each "
         f"sample the best of {cfg['inner']} back-to-back calls. "
         f"Cells: median [q1–q3] over rounds. ×ref: per-round ratio to unmerged {ref} at the same rank "
@@ -122,8 +161,8 @@ def markdown(record: dict) -> str:
 
 
 def write(record: dict, bench_dir: str | Path) -> tuple[Path, Path]:
-    """Write `<model>-<device>.json` and `.md`; returns both paths."""
-    stem = Path(bench_dir) / f"{record['settings']['model']}-{record['settings']['device']}"
-    json_path = atomic_write_json(f"{stem}.json", record)
-    md_path = atomic_write_text(f"{stem}.md", markdown(record))
+    """Write `<model>[-L<layers>]-<device>.json` and `.md`; returns both paths."""
+    base = Path(bench_dir) / stem(record)
+    json_path = atomic_write_json(f"{base}.json", record)
+    md_path = atomic_write_text(f"{base}.md", markdown(record))
     return json_path, md_path

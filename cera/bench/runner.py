@@ -29,6 +29,8 @@ from cera.config import ConfigError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 METRICS = ("train_step_s", "prefill_s", "decode_s")
+ARCHITECTURE_KEYS = ("hidden_size", "num_hidden_layers", "intermediate_size", "num_attention_heads",
+                     "num_key_value_heads", "vocab_size", "tie_word_embeddings")
 
 
 def rotate(items: list[T], k: int) -> list[T]:
@@ -103,6 +105,7 @@ def run_bench(cfg: DictConfig) -> dict:
         "device": device,
         "amp": amp,
         "weights_dtype": str(next(base.parameters()).dtype).removeprefix("torch."),
+        "architecture": {key: getattr(base.config, key, None) for key in ARCHITECTURE_KEYS},
         "threads": torch.get_num_threads(),
         "measure_seconds": time.perf_counter() - started,
     }

@@ -71,6 +71,32 @@ def test_schema_and_ratios(compose_bench, tmp_path):
     assert result["markdown"].count("| base (no adapter) |") == 2
 
 
+SHAPE_ONLY = ["model=llama3_8b", "model.init=random", "model.num_layers=1", "model.dtype=float32",
+              "model.hf_config.hidden_size=64", "model.hf_config.intermediate_size=96",
+              "model.hf_config.num_attention_heads=4", "model.hf_config.num_key_value_heads=2",
+              "model.hf_config.vocab_size=512", "model.hf_config.max_position_embeddings=64"]
+
+
+def test_shape_only_truncated_model_names_its_layers_and_shapes(paths, tmp_path):
+    from hydra import compose, initialize_config_dir
+
+    from cera.bench import benchmark
+    from cera.config import CONF_DIR
+
+    small = [a for a in SMALL if not a.startswith("model.")]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("bench", overrides=[*small, *paths, *SHAPE_ONLY, "methods=[lora,cera]", "ranks=[2]"])
+    result = benchmark(cfg)
+    path = tmp_path / "outputs" / "bench" / "llama3_8b-L1-cpu.json"
+    assert result["files"][0] == str(path)
+    shapes = json.loads(path.read_text())["shapes"]
+    assert shapes | {"text": None} == {
+        "model": "llama3_8b", "init": "random", "hidden_size": 64, "layers": 1, "layers_truncated": True,
+        "intermediate_size": 96, "vocab_size": 512, "weights_dtype": "float32", "autocast": None,
+        "batch": 2, "seq_len": 8, "decode_tokens": 2, "text": None}
+    assert shapes["text"] in result["markdown"] and "1 layer kept, d=64" in shapes["text"]
+
+
 @pytest.mark.parametrize("override,fragment", [
     ("methods=[lora,foo]", "foo is not a known method"),
     ("reference=parallel", "reference=parallel is not in methods"),
