@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 
 
 def benchmark(cfg: DictConfig) -> dict:
-    """Measure, write `<model>-<device>.json`/`.md` into `paths.bench_dir`; returns the JSON record
+    """Measure, write `<model>[-L<layers>]-<device>.json`/`.md` into `paths.bench_dir`; returns the JSON record
     with the Markdown table under the extra key `markdown` and the file paths under `files`."""
     from cera.bench.report import build_record, markdown, write
     from cera.bench.runner import run_bench

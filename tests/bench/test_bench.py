@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from cera.config import ConfigError
 from tests.conftest import REPO, TINY_MODEL
@@ -122,3 +123,13 @@ def test_cli_prints_table(cli_env, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "cera.bench", "methods=[nope]"], cwd=REPO, env=cli_env,
                          capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("cera: error: methods: nope")
+
+
+def test_latent_ab_pairs_optimised_plain_and_lora():
+    from cera.bench.latent_ab import run
+
+    out = run(tokens=2, rank=2, repeats=1, amp=torch.bfloat16, dtype=torch.bfloat16)
+    assert set(out) == {"train", "prefill", "decode"}
+    for workload in out.values():
+        assert set(workload["ms"]) == {"cera optimised", "cera plain", "lora"}
+        assert all(_spreads_ok(workload[k]) for k in ("optimised/plain", "optimised/lora", "plain/lora"))
