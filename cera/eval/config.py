@@ -11,12 +11,15 @@ from typing import Any
 #: Task names accepted in ``eval.tasks`` (see cera.eval.lmeval_tasks).
 TASKS = ("basic", "complex", "gsm8k", "hendrycks_math", "math500")
 REAL_TASKS = ("gsm8k", "hendrycks_math", "math500")
-KEYS = ("test_ppl", "tasks", "sources", "limit", "n_samples", "temperature", "k", "max_new_tokens",
-        "batch_size", "num_fewshot", "seed", "spectra", "probe_size")  # fmt: skip
+KEYS = ("test_ppl", "tasks", "sources", "limit", "n_samples", "temperature", "top_p", "k", "max_new_tokens",
+        "batch_size", "num_fewshot", "math_prompt", "seed", "spectra", "probe_size")  # fmt: skip
+#: MATH prompts (``eval.math_prompt``): lm-eval's "Problem: …\nAnswer:" or the authors' "…\nSolution:".
+MATH_PROMPTS = ("answer", "solution")
 #: Values of keys a config leaves out (= conf/eval/default.yaml, checked by a test).
 DEFAULTS = {"test_ppl": True, "tasks": [], "sources": {"gsm8k": None, "hendrycks_math": None, "math500": None},
-            "limit": 32, "n_samples": 10, "temperature": 0.8, "k": [1, 10], "max_new_tokens": 128, "batch_size": 64,
-            "num_fewshot": None, "seed": 0, "spectra": True, "probe_size": 16}  # fmt: skip
+            "limit": 32, "n_samples": 10, "temperature": 0.8, "top_p": 1.0, "k": [1, 10], "max_new_tokens": 128,
+            "batch_size": 64, "num_fewshot": None, "math_prompt": "answer", "seed": 0, "spectra": True,
+            "probe_size": 16}  # fmt: skip
 
 
 class EvalError(ValueError):
@@ -78,7 +81,12 @@ def check_eval_config(cfg: Any) -> dict:
     for key in ("test_ppl", "spectra"):
         if not isinstance(cfg[key], bool):
             raise EvalError(f"eval.{key}={cfg[key]!r} is invalid: must be true or false")
+    if cfg["math_prompt"] not in MATH_PROMPTS:
+        raise EvalError(f"eval.math_prompt={cfg['math_prompt']!r} is invalid: choose from {', '.join(MATH_PROMPTS)}")
     if cfg["n_samples"] > 0:
+        top_p = cfg["top_p"]
+        if isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1:
+            raise EvalError(f"eval.top_p={top_p!r} is invalid: must be in (0, 1] (1 = plain sampling)")
         temp = cfg["temperature"]
         if isinstance(temp, bool) or not isinstance(temp, (int, float)) or not temp > 0:
             raise EvalError(f"eval.temperature={temp!r} is invalid: must be > 0 (greedy pass@1 is always measured)")

@@ -9,8 +9,8 @@ Flow per task (``evaluate_tasks``):
    answer (temperature 0) and ``n_samples`` sampled ones per problem. Generation kwargs are the
    task's own, plus: ``max_gen_toks = eval.max_new_tokens``; the stop string ``"\\n\\n### "`` (the
    next SFT block) added to the task's ``until`` (HFLM adds the eos token itself); for sampling
-   ``do_sample=True, temperature=eval.temperature, top_k=0, top_p=1`` (plain ancestral sampling;
-   transformers would otherwise apply its default top_k=50).
+   ``do_sample=True, temperature=eval.temperature, top_k=0, top_p=eval.top_p`` (top_p 1 = plain
+   ancestral sampling; transformers would otherwise apply its default top_k=50).
 3. Every generation is scored on its own with the task's own filter pipelines and
    ``process_results`` (``score_generations``): lm-eval's ``repeats`` path keeps only the first of
    n samples (``take_first``), so the samples are fed one at a time through the same filters.
@@ -53,8 +53,8 @@ def make_lm(model, tokenizer, batch_size: int):
     return HFLM(pretrained=base, tokenizer=tokenizer, batch_size=batch_size, add_bos_token=False)
 
 
-def generation_kwargs(task, max_new_tokens: int, temperature: float | None) -> dict:
-    """The task's generation kwargs with our stop, length and decoding (None = greedy)."""
+def generation_kwargs(task, max_new_tokens: int, temperature: float | None, top_p: float = 1.0) -> dict:
+    """The task's generation kwargs with our stop, length and decoding (temperature None = greedy)."""
     kw = copy.deepcopy(task.config.generation_kwargs or {})
     until = kw.get("until") or []
     until = [until] if isinstance(until, str) else list(until)
@@ -66,7 +66,7 @@ def generation_kwargs(task, max_new_tokens: int, temperature: float | None) -> d
         for key in ("top_k", "top_p"):
             kw.pop(key, None)
     else:
-        kw.update(do_sample=True, temperature=float(temperature), top_k=0, top_p=1.0)
+        kw.update(do_sample=True, temperature=float(temperature), top_k=0, top_p=float(top_p))
     return kw
 
 
@@ -173,7 +173,8 @@ def evaluate_task(lm, name: str, tasks: dict, cfg: dict) -> list[dict]:
                  name, leaf, len(instances), task.get_config("num_fewshot"), longest, cfg["n_samples"])
         greedy = generate(lm, instances, generation_kwargs(task, cfg["max_new_tokens"], None), 1)
         torch.manual_seed(cfg["seed"])
-        sampled = generate(lm, instances, generation_kwargs(task, cfg["max_new_tokens"], cfg["temperature"]),
+        sampled = generate(lm, instances,
+                           generation_kwargs(task, cfg["max_new_tokens"], cfg["temperature"], cfg.get("top_p", 1.0)),
                            cfg["n_samples"])  # fmt: skip
         greedy_scores = score_generations(task, instances, greedy)
         sampled_scores = score_generations(task, instances, sampled)

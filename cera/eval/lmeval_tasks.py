@@ -49,6 +49,8 @@ BUILTIN = {"gsm8k": ("gsm8k", "gsm8k/gsm8k.yaml"),
 #: Real tasks scored as MATH: their task files also include MATH_SCORING (math_verify + exact_match).
 MATH_TASKS = ("hendrycks_math", "math500")
 MATH_SCORING = TASK_DIR / "math_verify.yaml"
+#: ``eval.math_prompt`` -> the prompt file a MATH task also includes (None: lm-eval's own prompt).
+MATH_PROMPT_FILES = {"answer": None, "solution": TASK_DIR / "math_prompt_solution.yaml"}
 #: Test problems of a synthetic task when eval.limit is null (= n_test of conf/data/synthetic_*.yaml).
 SYNTHETIC_TEST_SIZE = 256
 SUFFIXES = {".json": "json", ".jsonl": "json", ".parquet": "parquet"}
@@ -74,9 +76,13 @@ def builtin_yaml(task: str) -> Path:
     return Path(lm_eval.tasks.__file__).resolve().parent / BUILTIN[task][1]
 
 
-def _includes(name: str, base: Path) -> str | list[str]:
-    """``include:`` of a real task's file: the built-in YAML, then the MATH scoring for MATH tasks."""
-    return [str(base), str(MATH_SCORING)] if name in MATH_TASKS else str(base)
+def _includes(name: str, base: Path, math_prompt: str = "answer") -> str | list[str]:
+    """``include:`` of a real task's file: the built-in YAML, then for MATH tasks the MATH scoring and
+    the ``eval.math_prompt`` file (later files win)."""
+    if name not in MATH_TASKS:
+        return str(base)
+    prompt = MATH_PROMPT_FILES[math_prompt]
+    return [str(base), str(MATH_SCORING)] + ([str(prompt)] if prompt else [])
 
 
 def _load_yaml(path: Path) -> dict:
@@ -144,14 +150,15 @@ def local_data_files(source: str, what: str) -> tuple[str, dict[str, list[str]]]
     return builders.pop(), {k: v for k, v in split.items() if v}
 
 
-def write_local_real(name: str, eval_dir: Path, source: str, num_fewshot: int | None) -> TaskSpec:
+def write_local_real(name: str, eval_dir: Path, source: str, num_fewshot: int | None,
+                     math_prompt: str = "answer") -> TaskSpec:
     """Task file of a real task on local files: the built-in YAML with only its data keys replaced
     (and, for a MATH task, its scoring)."""
     builder, files = local_data_files(source, f"eval.sources.{name}")
     base = builtin_yaml(name)
     default_shots = int(_load_yaml(base).get("num_fewshot") or 0)
     shots = default_shots if num_fewshot is None else num_fewshot
-    cfg = {"include": _includes(name, base), "task": f"cera_{name}_local", "dataset_path": builder,
+    cfg = {"include": _includes(name, base, math_prompt), "task": f"cera_{name}_local", "dataset_path": builder,
            "dataset_name": None, "dataset_kwargs": {"data_files": files}}  # fmt: skip
     if "train" not in files:
         if shots > 0:
@@ -162,15 +169,15 @@ def write_local_real(name: str, eval_dir: Path, source: str, num_fewshot: int | 
     return TaskSpec(name, cfg["task"], path)
 
 
-def write_hub_math(name: str, eval_dir: Path) -> TaskSpec:
+def write_hub_math(name: str, eval_dir: Path, math_prompt: str = "answer") -> TaskSpec:
     """Task files of a MATH task on the Hub data: each built-in leaf with the MATH scoring; a group
     file over the 7 subjects for ``hendrycks_math``."""
     base = builtin_yaml(name)
     group = _load_yaml(base.parent / f"{BUILTIN[name][0]}.yaml")
     leaves = group["task"] if "group" in group else [BUILTIN[name][0]]
     for leaf in leaves:
-        _write_task_file(eval_dir / "tasks" / f"cera_{leaf}.yaml",
-                         {"include": _includes(name, base.parent / f"{leaf}.yaml"), "task": f"cera_{leaf}"})  # fmt: skip
+        includes = _includes(name, base.parent / f"{leaf}.yaml", math_prompt)
+        _write_task_file(eval_dir / "tasks" / f"cera_{leaf}.yaml", {"include": includes, "task": f"cera_{leaf}"})
     if len(leaves) == 1:
         return TaskSpec(name, f"cera_{leaves[0]}", eval_dir / "tasks" / f"cera_{leaves[0]}.yaml")
     cfg = {"group": f"cera_{name}", "task": [f"cera_{leaf}" for leaf in leaves]}
@@ -181,7 +188,7 @@ def prepare_tasks(eval_cfg: dict, data_seed: int, eval_dir: Path) -> list[TaskSp
     """Write the data and task files of every ``eval.tasks`` entry under ``eval_dir`` (emptied first)."""
     for stale in ("tasks", "data"):
         shutil.rmtree(eval_dir / stale, ignore_errors=True)
-    shots = eval_cfg.get("num_fewshot")
+    shots, math_prompt = eval_cfg.get("num_fewshot"), eval_cfg.get("math_prompt", "answer")
     specs = []
     for name in eval_cfg["tasks"]:
         if name in SYNTHETIC:
@@ -190,14 +197,14 @@ def prepare_tasks(eval_cfg: dict, data_seed: int, eval_dir: Path) -> list[TaskSp
         elif name in REAL_TASKS:
             source = (eval_cfg.get("sources") or {}).get(name)
             if source is None and name in MATH_TASKS:
-                specs.append(write_hub_math(name, eval_dir))
+                specs.append(write_hub_math(name, eval_dir, math_prompt))
                 log.info("eval %s: lm-eval's %s with math-verify scoring (downloads from the Hub)", name,
                          BUILTIN[name][0])  # fmt: skip
             elif source is None:
                 specs.append(TaskSpec(name, BUILTIN[name][0], None))
                 log.info("eval %s: lm-eval's built-in task %s (downloads from the Hub)", name, BUILTIN[name][0])
             else:
-                specs.append(write_local_real(name, eval_dir, source, shots))
+                specs.append(write_local_real(name, eval_dir, source, shots, math_prompt))
         else:  # pragma: no cover - check_eval_config rejects unknown names first
             raise EvalError(f"unknown eval task {name!r}")
     return specs

@@ -167,3 +167,12 @@ def test_sampling_is_seeded(tmp_path, tiny):
     runs = [evaluate_task(make_lm(model, tok, 4), "basic", {"cera_basic": task}, cfg) for _ in range(2)]
     assert [r["generations"] for r in runs[0]] == [r["generations"] for r in runs[1]]
     assert not math.isnan(summarize_rows(runs[0], [1])["pass@1"]["value"])
+
+
+def test_top_p_reaches_the_sampler(tmp_path):
+    task = synthetic_task(tmp_path, "basic", PROBLEMS)
+    lm = ScriptedLM()
+    evaluate_task(lm, "basic", {"cera_basic": task}, {**CFG, "top_p": 0.95})
+    sampled = [k for k in lm.kwargs if k["do_sample"]]
+    assert {k["top_p"] for k in sampled} == {0.95} and {k["top_k"] for k in sampled} == {0}
+    assert all("top_p" not in k for k in lm.kwargs if not k["do_sample"])  # greedy stays greedy

@@ -176,3 +176,18 @@ def test_math_verify_runs_outside_the_main_thread():
     worker.start()
     worker.join()
     assert out == {"eq": True, "ne": False}
+
+
+def test_math_prompt_solution_is_the_authors_prompt(tmp_path):
+    """eval.math_prompt=solution: "Problem: ...\\nSolution:" (the authors' evaluate.py); scoring unchanged."""
+    from cera.eval.downstream import build_requests
+    from cera.eval.lmeval_tasks import load_tasks, write_local_real
+
+    source = write_jsonl(tmp_path / "math500" / "test.jsonl", MATH500)
+    spec = write_local_real("math500", tmp_path / "eval", str(source), 0, math_prompt="solution")
+    (task,) = load_tasks([spec], tmp_path / "eval")["math500"].values()
+    instances = build_requests(task, None, None, 0)
+    assert [i.arguments[0] for i in instances] == [f"Problem: {r['problem']}\nSolution:" for r in MATH500]
+    assert instances[0].arguments[1]["until"] == ["Problem:"]  # lm-eval's stop string stays
+    scored = score(task, _by_problem(len(GOLD)))
+    assert [s["none"]["metrics"]["math_verify"] for s in scored] == _expected(len(GOLD), 2)
