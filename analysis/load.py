@@ -17,7 +17,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from cera.integrity import CorruptFile, read_json_checked, read_jsonl_checked
 from cera.runs.naming import HASHED_KEYS, NON_RESULT_KEYS
+from cera.runs.record import read_run
 
 INSTRUCT_DATA = {"synthetic_instruct", "slimorca"}
 MATH_DATA = {"synthetic_math", "mathinstruct"}
@@ -62,13 +64,45 @@ def _converged(convergence: dict):
     return passed if isinstance(passed, bool) else math.nan
 
 
-def _run_row(run_dir: Path) -> dict:
+CONFIG_KEYS = ("method", "model", "data", "train", "rank", "dropout", "lr", "seed")
+
+
+def _config(run_dir: Path) -> dict:
+    path = run_dir / "config.yaml"
+    if not path.exists():
+        return {}
     try:
-        cfg = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError):  # missing or half-written: the run is a gap, not a crash
-        cfg = {}
-    status = _json(run_dir / "status.json", {}) or {}
-    results = _json(run_dir / "results.json", {}) or {}
+        cfg = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise CorruptFile(path, f"invalid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(cfg, dict):
+        raise CorruptFile(path, f"expected a mapping, found {type(cfg).__name__}")
+    missing = [k for k in CONFIG_KEYS if k not in cfg]
+    if missing:  # a truncated YAML file often still parses: its tail sections are gone
+        raise CorruptFile(path, f"missing section {missing[0]!r} (truncated?)")
+    return cfg
+
+
+def _run_row(run_dir: Path) -> dict:
+    """The run's row; a run with any file that does not read back whole is ``corrupt`` (a gap, with
+    the reason in ``error``), never done with blank metrics and never a crash."""
+    try:
+        cfg, problem = _config(run_dir), None
+    except CorruptFile as exc:
+        cfg, problem = {}, str(exc)
+    status, results, unreadable = read_run(run_dir)
+    problem = problem or unreadable
+    if problem is None:
+        try:
+            return _full_row(run_dir, cfg, status, results)
+        except CorruptFile as exc:
+            problem = str(exc)
+        except (TypeError, KeyError, AttributeError, ValueError) as exc:  # valid JSON, wrong shape inside
+            problem = f"{run_dir} has a result file of unexpected shape ({type(exc).__name__}: {exc})"
+    return {**_full_row(run_dir, cfg, {}, {}, identity_only=True), "state": "corrupt", "error": problem}
+
+
+def _full_row(run_dir: Path, cfg: dict, status: dict, results: dict, identity_only: bool = False) -> dict:
     method = cfg.get("method") or {}
     convergence = results.get("convergence") or {}
     row = {
@@ -86,17 +120,20 @@ def _run_row(run_dir: Path) -> dict:
         "check_run": convergence.get("check_run"), "identity": _identity(cfg) if cfg else run_dir.name,
         "ended": _nan_if_none(status.get("ended")),
     }
-    seqs = _json(run_dir / "ppl_sequences.json")
+    if identity_only:
+        return row
+    read_jsonl_checked(run_dir / "curve.jsonl")  # a corrupt curve makes the run a gap in Fig 2 too
+    seqs = read_json_checked(run_dir / "ppl_sequences.json", dict, required=("nll_sum", "tokens"))
     if seqs and results.get("test_ppl") is not None:
         from cera.eval.stats import ppl_ci
 
         _, row["test_ppl_lo"], row["test_ppl_hi"] = ppl_ci(seqs["nll_sum"], seqs["tokens"])
-    spectra = _json(run_dir / "spectra.json")
+    spectra = read_json_checked(run_dir / "spectra.json")
     if spectra:
         agg = spectra.get("branch_aggregate") or {}
         row["auc90"] = (agg.get("auc90") or {}).get("mean")
         row["effective_rank"] = (agg.get("effective_rank") or {}).get("mean")
-    downstream = results.get("downstream") or _json(run_dir / "downstream.json") or {}
+    downstream = results.get("downstream") or read_json_checked(run_dir / "downstream.json") or {}
     for task, m in (downstream.get("tasks") or {}).items():
         role = TASK_ROLE.get(task, task)
         if m.get("problems") is not None:

@@ -56,8 +56,8 @@ def check_lr(value: Any) -> float:
 
 
 def check_seed(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"seed={value!r} is invalid: must be an integer >= 0")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:  # numpy's seed range
+        raise ConfigError(f"seed={value!r} is invalid: must be an integer in [0, 2**32 - 1]")
     return value
 
 

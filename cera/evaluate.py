@@ -19,7 +19,7 @@ import logging
 import sys
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger("cera.evaluate")
 USAGE = "usage: python -m cera.evaluate <run_dir> [eval=<name>] [eval.<key>=<value> ...]"
@@ -30,19 +30,34 @@ class CliError(ValueError):
 
 
 def _finished_run(arg: str) -> Path:
-    from cera.runs.record import read_status
+    """A done run whose status and results read back whole."""
+    from cera.runs.record import read_run
 
     run_dir = Path(arg).expanduser()
     if not run_dir.is_dir():
         raise CliError(f"run directory {run_dir} does not exist")
     if not (run_dir / "config.yaml").is_file():
         raise CliError(f"{run_dir} is not a run directory (no config.yaml)")
-    state = (read_status(run_dir) or {}).get("state", "missing")
+    status, _, problem = read_run(run_dir)
+    if problem:
+        raise CliError(problem)
+    state = status.get("state", "missing")
     if state != "done":
         raise CliError(f"run {run_dir.name} is not finished (state: {state}); only a done run can be evaluated")
     if not (run_dir / "adapter" / "adapter_config.json").is_file():
         raise CliError(f"run {run_dir.name} has no saved adapter ({run_dir / 'adapter'})")
     return run_dir
+
+
+def _run_config(run_dir: Path) -> DictConfig:
+    path = run_dir / "config.yaml"
+    try:
+        cfg = OmegaConf.load(path)
+    except Exception as exc:  # noqa: BLE001 - YAML errors, in one line naming the file
+        raise CliError(f"{path} is corrupt: {str(exc).splitlines()[0]}") from None
+    if not isinstance(cfg, DictConfig):
+        raise CliError(f"{path} is corrupt: not a mapping")
+    return cfg
 
 
 def eval_config(recorded, overrides: list[str], data_tasks: list[str] | None = None):
@@ -80,22 +95,25 @@ def eval_config(recorded, overrides: list[str], data_tasks: list[str] | None = N
 
 def evaluate(run_dir: Path, overrides: list[str]) -> dict:
     from cera.adapters import load_adapter
+    from cera.adapters.checkpoint import read_adapter_tensors
     from cera.eval.config import check_eval_config
     from cera.eval.run_eval import evaluate_run
-    from cera.io import atomic_write_json, read_json
+    from cera.io import atomic_write_json
+    from cera.runs.record import read_run
     from cera.models import load_model
     from cera.models.shape_only import check_use
 
-    cfg = OmegaConf.load(run_dir / "config.yaml")
+    cfg = _run_config(run_dir)
     cfg.eval = eval_config(cfg.get("eval") or {}, overrides, (cfg.get("data") or {}).get("eval_tasks"))
     check_eval_config(cfg.eval)  # one-line errors before the model is built
     check_use(cfg.model, "evaluating")  # random weights only with model.allow_random=true
+    read_adapter_tensors(run_dir / "adapter")  # AdapterError if truncated, garbage or tampered: before the build
     model, tokenizer = load_model(OmegaConf.to_container(cfg.model, resolve=True), cfg.paths.cache_dir)
     model = load_adapter(model, run_dir / "adapter")
     summary = evaluate_run(cfg, model, tokenizer, run_dir)
     if summary is None:
         raise CliError("nothing to evaluate: eval.tasks is empty and eval.spectra is false")
-    results = read_json(run_dir / "results.json", {})
+    _, results, _ = read_run(run_dir)  # checked whole by _finished_run
     results["downstream"] = summary
     atomic_write_json(run_dir / "results.json", results)
     return summary

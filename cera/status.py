@@ -9,7 +9,6 @@ started have no run directory; they are listed as ``pending`` from submitit's jo
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -19,32 +18,24 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
-from cera.io import read_json
-from cera.runs.record import read_status
+from cera.integrity import CorruptFile, read_jsonl_checked
+from cera.runs.record import read_run
 from cera.runs.summary import sweep_run_dirs
 
 
 def _curve_tail(run_dir: Path) -> dict:
-    """The newest step, loss and validation PPL in curve.jsonl (the last line of each kind)."""
+    """The newest step, loss and validation PPL in curve.jsonl (the last line of each kind);
+    ``CorruptFile`` if a line is not a JSON object."""
     tail: dict = {}
-    path = run_dir / "curve.jsonl"
-    if path.is_file():
-        for row in map(_parse, path.read_text().splitlines()):
-            tail.update({k: row[k] for k in ("step", "loss", "val_ppl") if k in row})
+    for row in read_jsonl_checked(run_dir / "curve.jsonl") or []:
+        tail.update({k: row[k] for k in ("step", "loss", "val_ppl") if k in row})
     return tail
-
-
-def _parse(line: str) -> dict:
-    try:
-        return json.loads(line)
-    except json.JSONDecodeError:
-        return {}
 
 
 def _max_steps(run_dir: Path):
     try:
         return OmegaConf.load(run_dir / "config.yaml").train.max_steps
-    except (FileNotFoundError, AttributeError):
+    except Exception:  # noqa: BLE001 - absent or unreadable config.yaml: progress shows '?'
         return None
 
 
@@ -62,11 +53,15 @@ def active_slurm_jobs() -> set[str] | None:
 
 
 def run_row(run_dir: Path, now: float | None = None, active: set[str] | None = None) -> dict:
-    status = read_status(run_dir) or {}
-    results = read_json(run_dir / "results.json", {})
-    tail = _curve_tail(run_dir)
+    status, results, problem = read_run(run_dir)
+    try:
+        tail = _curve_tail(run_dir)
+    except CorruptFile as exc:
+        tail, problem = {}, problem or str(exc)
     steps = tail.get("step", 0)
-    if results.get("test_ppl") is not None:
+    if problem:
+        metric = problem
+    elif results.get("test_ppl") is not None:
         metric = f"test_ppl {results['test_ppl']:.3f}"
     elif "val_ppl" in tail or "loss" in tail:
         metric = f"val_ppl {tail['val_ppl']:.3f}" if "val_ppl" in tail else f"loss {tail['loss']:.4f}"
@@ -75,7 +70,7 @@ def run_row(run_dir: Path, now: float | None = None, active: set[str] | None = N
     files = [p for p in (run_dir / "status.json", run_dir / "curve.jsonl") if p.exists()]
     updated = max((p.stat().st_mtime for p in files), default=None)
     job = (status.get("hardware") or {}).get("slurm", {}).get("SLURM_JOB_ID")
-    state = status.get("state", "not started")
+    state = "corrupt" if problem else status.get("state", "not started")
     if state == "running" and job and active is not None and job not in active:
         state = "interrupted"  # its SLURM job is gone without recording an end (OOM kill, node failure, ...)
     return {

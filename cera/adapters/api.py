@@ -20,6 +20,7 @@ from cera.adapters.errors import AdapterError
 from cera.adapters.inject import inject, no_match_error
 from cera.adapters.parallel import ParallelAdapter, ParallelConfig
 from cera.adapters.pera import PeraConfig, PeraLinear
+from cera.adapters.validation import check_lora_config
 
 OurConfig = Union[CeraConfig, PeraConfig, ParallelConfig]
 AnyConfig = Union[OurConfig, peft.LoraConfig]
@@ -67,6 +68,10 @@ def attach(model: nn.Module, config: AnyConfig) -> nn.Module:
             f"model already carries a '{_method_or_unknown(model)}' adapter; attach to a fresh base model"
         )
     if isinstance(config, peft.LoraConfig):
+        try:
+            check_lora_config(config)
+        except ValueError as err:
+            raise AdapterError(str(err)) from None
         try:
             return peft.get_peft_model(model, config)
         except peft.NoMatchingPeftModuleError as err:  # PEFT's message is multi-clause; ours is uniform

@@ -17,7 +17,7 @@ from typing import Any
 
 import peft
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from cera.adapters.api import (
@@ -30,6 +30,7 @@ from cera.adapters.api import (
     method_of,
 )
 from cera.adapters.errors import AdapterError
+from cera.integrity import CorruptFile, load_json, load_safetensors, tensor_digest, verify_tensors
 
 WEIGHTS_NAME = "adapter.safetensors"
 CONFIG_NAME = "adapter_config.json"
@@ -101,6 +102,7 @@ def save_adapter(model: nn.Module, directory: str | os.PathLike) -> Path:
         "cera_version": __version__,
         "config": config_to_dict(adapter_config(model)),
         "shapes": {name: list(t.shape) for name, t in tensors.items()},
+        "sha256": tensor_digest(tensors),  # load_adapter refuses tensors that do not match it
     }
     directory.mkdir(parents=True, exist_ok=True)
     # Weights first: a config file always describes weights at least as new as itself.
@@ -117,16 +119,31 @@ def read_adapter_config(directory: str | os.PathLike) -> dict[str, Any]:
         if not (directory / name).is_file():
             raise AdapterError(f"no adapter at {directory}: {directory / name} does not exist")
     try:
-        meta = json.loads((directory / CONFIG_NAME).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise AdapterError(f"{directory / CONFIG_NAME} is not valid JSON: {err}") from err
-    version = meta.get("format_version") if isinstance(meta, dict) else None
+        meta = load_json(directory / CONFIG_NAME, dict)
+    except CorruptFile as err:
+        raise AdapterError(str(err)) from None
+    version = meta.get("format_version")
     if version != ADAPTER_FORMAT_VERSION:
         raise AdapterError(
             f"{directory / CONFIG_NAME} has format_version={version!r}; "
             f"this cera reads {ADAPTER_FORMAT_VERSION}"
         )
     return meta
+
+
+def read_adapter_tensors(directory: str | os.PathLike, meta: dict[str, Any] | None = None) -> dict[str, torch.Tensor]:
+    """The saved tensors, refused (AdapterError naming the file) if the file is truncated or garbage,
+    or if they do not match the content hash recorded in `adapter_config.json` (adapters saved before
+    the hash existed have none and load unchecked)."""
+    directory = Path(directory)
+    meta = read_adapter_config(directory) if meta is None else meta
+    try:
+        tensors = load_safetensors(directory / WEIGHTS_NAME)
+        if meta.get("sha256") is not None:
+            verify_tensors(tensors, meta["sha256"], directory / WEIGHTS_NAME)
+    except CorruptFile as err:
+        raise AdapterError(str(err)) from None
+    return tensors
 
 
 def _check_same_config(model: nn.Module, method: str, config: AnyConfig, source: Path) -> None:
@@ -169,7 +186,7 @@ def load_adapter(model: nn.Module, directory: str | os.PathLike) -> nn.Module:
     meta = read_adapter_config(directory)
     method = meta.get("method")
     config = config_from_dict(method, meta.get("config", {}), directory)
-    saved = load_file(directory / WEIGHTS_NAME)
+    saved = read_adapter_tensors(directory, meta)
     if has_adapter(model):
         _check_same_config(model, method, config, directory)
     else:

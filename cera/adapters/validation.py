@@ -78,3 +78,11 @@ def _target_list(targets: Any) -> list[str]:
             f"target_modules={targets!r} is invalid: give a non-empty list of non-empty names"
         )
     return names
+
+
+def check_lora_config(config: Any) -> None:
+    """PEFT's LoraConfig accepts any alpha; a scale s = alpha / r that is not a finite positive number
+    trains a flipped or dead adapter, so it is refused like our own configs' alpha."""
+    alpha = getattr(config, "lora_alpha", None)
+    if not _is_real(alpha) or not math.isfinite(alpha) or alpha <= 0:
+        raise ValueError(f"method.lora_alpha={alpha!r} is invalid: must be a finite number > 0")

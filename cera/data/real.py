@@ -67,11 +67,43 @@ def _read_local(source: str, cache_dir: str | None) -> tuple[dict[str, Any], str
         data_files["test"] = test
     if not data_files["train"]:
         raise DataError(f"{path} has test files but no train file (a file whose name lacks 'test')")
+    for f in files:
+        if f.stat().st_size == 0:
+            raise DataError(f"no rows in {f}")
     try:
         ds = datasets.load_dataset(builders.pop(), data_files=data_files, cache_dir=cache_dir)
     except Exception as e:  # noqa: BLE001 - any reader failure becomes one actionable line
-        raise DataError(f"could not read {path}: {_one_line(e)} (expected valid JSON lines or parquet)") from e
+        where = next(filter(None, (_json_problem(f) for f in files if SUFFIXES[f.suffix] == "json")), None)
+        raise DataError(where or f"could not read {path}: {_one_line(e)} (expected valid JSON lines or parquet)") from e
+    for split, rows in ds.items():
+        if len(rows) == 0:
+            raise DataError(f"no rows in {path} ({split} split)")
     return dict(ds), str(path) if path.is_file() else f"{path} (train split)"
+
+
+def _json_problem(path: Path) -> str | None:
+    """After a failed read: where ``path`` stops being JSON (with the line number), or None."""
+    import json
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        return f"{path} is not UTF-8 text (byte {err.start})"
+    if not text.strip():
+        return f"no rows in {path}"
+    if text.lstrip().startswith("["):  # one JSON array, possibly over many lines
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as err:
+            return f"invalid JSON in {path} at line {err.lineno}, column {err.colno}: {err.msg}"
+        return None
+    for number, line in enumerate(text.splitlines(), 1):  # JSON lines
+        if line.strip():
+            try:
+                json.loads(line)
+            except json.JSONDecodeError as err:
+                return f"invalid JSON in {path} at line {number}, column {err.colno}: {err.msg}"
+    return None
 
 
 def _read_hub(source: str, cfg: Mapping[str, Any]) -> tuple[dict[str, Any], str]:

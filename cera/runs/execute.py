@@ -7,6 +7,7 @@ behind. After that point every outcome — done, diverged, failed — is written
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import time
@@ -18,8 +19,10 @@ from omegaconf import DictConfig, OmegaConf
 from cera.cluster.distributed import is_main_process, setup_distributed
 from cera.io import atomic_write_json, atomic_write_text
 from cera.provenance import provenance
+from cera.preflight import PreflightError, check_writable
+from cera.runs.lock import RunLock
 from cera.runs.naming import cell_id, run_dir_for, run_id
-from cera.runs.record import read_status, write_status
+from cera.runs.record import read_run, write_status
 
 log = logging.getLogger(__name__)
 
@@ -35,43 +38,66 @@ def _usage_errors() -> tuple[type[BaseException], ...]:
     from cera.eval.config import EvalError
     from cera.models.load import ModelError
 
-    return ConfigError, DataError, ModelError, AdapterError, EvalError
+    from cera.preflight import PreflightError
+
+    return ConfigError, DataError, ModelError, AdapterError, EvalError, PreflightError
 
 
 def _prepare(cfg: DictConfig):
     """All the checks and builds that may reject the config; no file is written under runs/."""
+    import peft
     from transformers import set_seed
 
     from cera.adapters import attach
-    from cera.config import validate
+    from cera.adapters.validation import check_lora_config
+    from cera.config import ConfigError, validate
     from cera.data import SFTCollator, build_sft_dataset, load_splits
-    from cera.models import load_model
-
     from cera.eval.config import check_eval_config
+    from cera.models import load_model
+    from cera.preflight import check_adapter_fits, check_rows_kept
 
     adapter_cfg = validate(cfg)
+    if isinstance(adapter_cfg, peft.LoraConfig):  # PEFT accepts any alpha
+        try:
+            check_lora_config(adapter_cfg)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     check_eval_config(cfg.eval)  # a bad eval setting must not surface only after training
     splits = load_splits(OmegaConf.to_container(cfg.data, resolve=True))
     model, tokenizer = load_model(OmegaConf.to_container(cfg.model, resolve=True), cfg.paths.cache_dir)
-    set_seed(cfg.seed)  # after load_model: a first run that builds the backbone must not shift the init
-    model = attach(model, adapter_cfg)
+    check_adapter_fits(model, adapter_cfg)  # before an absurd rank is allocated
     max_len = cfg.train.max_seq_len
     data = {name: build_sft_dataset(tokenizer, getattr(splits, name), max_len) for name in ("train", "val", "test")}
+    check_rows_kept({name: stats for name, (_, stats) in data.items()}, max_len)
+    set_seed(cfg.seed)  # after load_model: a first run that builds the backbone must not shift the init
+    model = attach(model, adapter_cfg)
     return model, tokenizer, data, SFTCollator(tokenizer.pad_token_id)
 
 
 def _summary_row(run_dir: Path) -> dict:
-    from cera.io import read_json
-
-    status = read_status(run_dir) or {}
-    results = read_json(run_dir / "results.json", {})
+    status, results, problem = read_run(run_dir)
+    if problem:
+        return {"run": run_dir.name, "state": "corrupt", "error": problem}
     return {"run": run_dir.name, "state": status.get("state", "missing"), **results}
 
 
 def execute(cfg: DictConfig) -> dict:
+    """Run one job under the run directory's lock (``RunBusy`` if another live process holds it)."""
     run_dir = run_dir_for(cfg)
-    previous = read_status(run_dir)
-    if previous and previous.get("state") == "done" and not cfg.force:
+    try:
+        check_writable(cfg.paths.runs_dir, "paths.runs_dir")
+    except PreflightError as exc:
+        raise UsageError(str(exc)) from None
+    # DDP: rank 0 alone holds the lock (and writes); the other ranks of its job train alongside it
+    with RunLock(run_dir) if is_main_process() else contextlib.nullcontext():
+        return _execute_locked(cfg, run_dir)
+
+
+def _execute_locked(cfg: DictConfig, run_dir: Path) -> dict:
+    previous, _, problem = read_run(run_dir)
+    if problem:  # re-running repairs it: training resumes from the last good checkpoint
+        log.warning("%s; running %s again", problem, run_dir.name)
+    elif previous.get("state") == "done" and not cfg.force:
         log.info("skip %s: already done (force=true re-runs it)", run_dir.name)
         return _summary_row(run_dir)
     try:
@@ -125,6 +151,7 @@ def _train_and_record(cfg, run_dir: Path, model, tokenizer, data, collator) -> d
             results["downstream"] = evaluate_run(cfg, model, tokenizer, run_dir)
         atomic_write_json(run_dir / "results.json", results)
         write_status(run_dir, "done", ended=time.time(), elapsed=results["wall_seconds"])
+        (run_dir / "error.txt").unlink(missing_ok=True)  # an earlier failed attempt's traceback no longer applies
         from cera.runs.convergence import refresh
 
         refresh(run_dir.parent, cell=results["cell_id"])  # this run may complete a budget/2x-check pair
@@ -135,6 +162,11 @@ def _train_and_record(cfg, run_dir: Path, model, tokenizer, data, collator) -> d
             raise
         write_status(run_dir, "diverged", ended=time.time(), error=str(exc), step=exc.step)
         log.error("%s diverged: %s", run_dir.name, exc)
+        return {**_summary_row(run_dir), "error": str(exc)}
+    except KeyboardInterrupt:  # a second Ctrl-C, or one outside training: the last checkpoint stands
+        if main:
+            write_status(run_dir, "interrupted", ended=time.time(), signal="SIGINT")
+        raise
     except Exception as exc:
         if not main:
             raise

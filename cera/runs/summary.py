@@ -14,24 +14,37 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from cera.io import read_json
-from cera.runs.record import read_status
+from cera.runs.record import read_run
 
 log = logging.getLogger(__name__)
 COLUMNS = ("run", "state", "test_ppl", "trainable_params", "wall_seconds")
 
 
-def sweep_run_dirs(sweep_dir: str | Path) -> list[Path]:
-    """The run directory of every started job of a sweep, in job order (each job's run.json pointer)."""
+def sweep_jobs(sweep_dir: str | Path) -> list[dict]:
+    """Every started job's run.json pointer, in job order: ``run_dir`` and, for a job that found its
+    run directory locked by another live job, ``skipped`` (why)."""
     pointers = sorted(Path(sweep_dir).glob("*/run.json"), key=lambda p: int(p.parent.name)
                       if p.parent.name.isdigit() else 0)
-    return [Path((read_json(p) or {}).get("run_dir", "")) for p in pointers]
+    return [read_json(p) or {"run_dir": ""} for p in pointers]
+
+
+def sweep_run_dirs(sweep_dir: str | Path) -> list[Path]:
+    """The run directory of every started job of a sweep, in job order (each job's run.json pointer)."""
+    return [Path(job.get("run_dir", "")) for job in sweep_jobs(sweep_dir)]
 
 
 def sweep_rows(sweep_dir: str | Path) -> list[dict]:
     rows = []
-    for run_dir in sweep_run_dirs(sweep_dir):
-        status = read_status(run_dir) or {}
-        results = read_json(run_dir / "results.json", {})
+    for job in sweep_jobs(sweep_dir):
+        run_dir = Path(job.get("run_dir", ""))
+        if job.get("skipped"):
+            rows.append({"run": run_dir.name, "state": "skipped"})
+            continue
+        status, results, problem = read_run(run_dir)
+        if problem:
+            log.warning(problem)
+            rows.append({"run": run_dir.name, "state": "corrupt"})
+            continue
         rows.append({"run": run_dir.name, "state": status.get("state", "not started"), **results})
     return rows
 

@@ -15,10 +15,11 @@ from typing import Mapping
 
 import torch
 from transformers import TrainerCallback, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
 
 from cera.io import atomic_write_jsonl
-from cera.train.preempt import CheckpointOnSignal, PreemptionGuard
+from cera.train.checkpoints import last_good_checkpoint
+from cera.runs.record import write_status
+from cera.train.preempt import CheckpointOnSignal, Interrupted, PreemptionGuard, local_stop_signals
 from cera.train.trainer import AdapterTrainer
 
 log = logging.getLogger(__name__)
@@ -104,12 +105,14 @@ def fit(model, train_ds, val_ds, collator, cfg: Mapping, lr: float, seed: int, r
         callbacks: tuple[TrainerCallback, ...] = ()) -> dict:
     """Train (or resume) in ``run_dir/checkpoints``; the curve goes to ``run_dir/curve.jsonl``."""
     ckpt_dir = run_dir / "checkpoints"
-    last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+    last = last_good_checkpoint(ckpt_dir)  # a corrupt newest checkpoint falls back to the previous one
     if last:
         log.info("resuming from %s", last)
     args = training_arguments(cfg, lr, seed, ckpt_dir, eval_on_start=last is None)
     meter = Throughput()
-    guard = PreemptionGuard()  # SLURM preemption/time-out: checkpoint at once, then requeue (preempt.py)
+    # SLURM preemption/time-out: checkpoint at once, then requeue; a local SIGTERM/Ctrl-C: checkpoint,
+    # record ``interrupted`` and stop (preempt.py)
+    guard = PreemptionGuard(extra=tuple(local_stop_signals()))
     trainer = AdapterTrainer(
         model=model,
         args=args,
@@ -121,8 +124,15 @@ def fit(model, train_ds, val_ds, collator, cfg: Mapping, lr: float, seed: int, r
     with guard:
         out = trainer.train(resume_from_checkpoint=last)
     if guard.signalled:
-        log.warning("interrupted: checkpoint-%d saved in %s; handing over to be requeued",
-                    trainer.state.global_step, ckpt_dir)
+        step = trainer.state.global_step
+        if trainer.args.should_save:  # rank 0 (the run directory's one writer)
+            write_status(run_dir, "interrupted", step=step, signal=guard.received.name if guard.received else None,
+                         ended=time.time())
+        if guard.local_stop:
+            log.warning("interrupted by %s: checkpoint-%d saved in %s; relaunch to resume", guard.received.name,
+                        step, ckpt_dir)
+            raise Interrupted(guard.received, step)
+        log.warning("interrupted: checkpoint-%d saved in %s; handing over to be requeued", step, ckpt_dir)
         guard.hand_over()
     return {
         "steps": trainer.state.global_step,

@@ -8,6 +8,11 @@ flag at the end of the current optimizer step and makes the Trainer save a check
 ``fit`` then calls ``hand_over``, which runs the displaced handler: submitit requeues the job, and
 the requeued job resumes from that checkpoint in the same run directory (the run directory name is
 a function of the config). A signal outside training goes straight to the displaced handler.
+
+On a local run, SIGTERM (``kill``) and SIGINT (Ctrl-C) take the same path when nobody else handles
+them (their handlers are still Python's defaults; submitit installs its own, which we leave alone):
+the current step ends, a checkpoint is saved, and ``fit`` raises ``Interrupted``; the run is recorded
+as ``interrupted`` and a relaunch resumes from that checkpoint. A second Ctrl-C stops at once.
 """
 
 from __future__ import annotations
@@ -37,32 +42,69 @@ class Preempted(BaseException):
     """
 
 
-class PreemptionGuard:
-    """Context manager: while active, the preemption signal only sets ``signalled``."""
+class Interrupted(BaseException):
+    """SIGTERM or Ctrl-C on a local run, raised by ``fit`` after the checkpoint; the run is
+    ``interrupted`` (not failed) and a relaunch resumes. ``exit_code`` is the shell's 128 + signal."""
 
-    def __init__(self, signum: int | None = None):
+    def __init__(self, signum: int, step: int):
+        self.signum, self.step = signal.Signals(signum), step
+        self.exit_code = 128 + int(signum)
+        super().__init__(f"stopped by {self.signum.name} after step {step}; checkpoint saved, relaunch to resume")
+
+
+_DEFAULT_HANDLERS = {signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.default_int_handler}
+
+
+def local_stop_signals() -> list[signal.Signals]:
+    """SIGTERM / SIGINT when they still have Python's default handlers (a local run, not submitit's)."""
+    return [s for s, default in _DEFAULT_HANDLERS.items() if signal.getsignal(s) is default]
+
+
+class PreemptionGuard:
+    """Context manager: while active, the preemption signal (and ``extra`` signals) only set
+    ``signalled``; ``received`` is the first one that came."""
+
+    def __init__(self, signum: int | None = None, extra: tuple[int, ...] = ()):
         self.signum = signal.Signals(signum) if signum is not None else preemption_signal()
+        self.extra = [signal.Signals(s) for s in extra if signal.Signals(s) != self.signum]
         self.signalled = False
+        self.received: signal.Signals | None = None
         self.previous = None
+        self.previous_extra: dict = {}
         self.active = False
 
     def __enter__(self) -> "PreemptionGuard":
         # signal handlers can only be set from the main thread; an ignored signal stays ignored
-        if threading.current_thread() is threading.main_thread() \
-                and signal.getsignal(self.signum) is not signal.SIG_IGN:
-            self.previous = signal.signal(self.signum, self._handle)
-            self.active = True
+        if threading.current_thread() is threading.main_thread():
+            if signal.getsignal(self.signum) is not signal.SIG_IGN:
+                self.previous = signal.signal(self.signum, self._handle)
+                self.active = True
+            for s in self.extra:
+                if signal.getsignal(s) is not signal.SIG_IGN:
+                    self.previous_extra[s] = signal.signal(s, self._handle)
         return self
 
     def __exit__(self, *exc) -> None:
         if self.active:
             signal.signal(self.signum, self.previous)
             self.active = False
+        for s, handler in self.previous_extra.items():
+            signal.signal(s, handler)
+        self.previous_extra = {}
 
     def _handle(self, signum, frame) -> None:
+        if self.signalled and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now, without waiting for the step to end
         if not self.signalled:
-            log.warning("caught %s: checkpointing at the end of this step", signal.Signals(signum).name)
+            hint = " (Ctrl-C again to stop at once)" if signum == signal.SIGINT else ""
+            log.warning("caught %s: checkpointing at the end of this step%s", signal.Signals(signum).name, hint)
+            self.received = signal.Signals(signum)
         self.signalled = True
+
+    @property
+    def local_stop(self) -> bool:
+        """The signal that stopped training was SIGTERM/SIGINT (a local stop), not the preemption one."""
+        return self.received is not None and self.received != self.signum
 
     def hand_over(self) -> None:
         """Run the handler we displaced, as if it had received the signal itself; never returns."""

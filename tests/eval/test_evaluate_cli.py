@@ -26,6 +26,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys, case, args, fragment):
         run.mkdir()
         (run / "config.yaml").write_text("eval:\n  test_ppl: true\n")
         write_status(run, "running" if case == "running" else "done")
+        (run / "results.json").write_text('{"test_ppl": 3.0}')  # a done run always has its results
     if case in ("running", "done"):
         (run / "adapter").mkdir()
         (run / "adapter" / "adapter_config.json").write_text("{}")

@@ -98,3 +98,8 @@ def test_non_finite_loss_is_recorded_as_diverged(compose):
     assert row["state"] == status["state"] == "diverged"
     assert "non-finite training loss nan at step 1" in status["error"] and status["step"] == 1
     assert not (run / "results.json").exists()
+    from cera.run import exit_if_diverged
+
+    with pytest.raises(SystemExit) as exit_:  # a single run: non-zero exit (a sweep records it and goes on)
+        exit_if_diverged(row)
+    assert exit_.value.code == 1
