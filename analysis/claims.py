@@ -6,10 +6,12 @@ Verdicts. "<" / ">": *reproduced* when the comparison separates in the claimed d
 reproduced* when it separates the other way, *inside noise* when it does not separate — then
 "underpowered" when the MDE exceeds the paper's effect (the test is too small to see it) or "the test
 could see the paper's effect" when it does not; "not run" when a cell has no finished run. PPL
-comparisons use the paired per-sequence bootstrap over seed-matched runs (analysis.paired), others
-(and PPL cells without a matched seed) compare the cells' 95% CIs. "≈" (a plateau): never called on a
-cell that is not shown converged; *reproduced* when the comparison's CI lies inside ±margin, *not
-reproduced* when it separates. A chain (ablation order) holds when every neighbour pair holds.
+comparisons use the paired per-sequence bootstrap over seed-matched runs (analysis.paired); pass@k
+comparisons the normal interval of the difference whose SE is at least the binomial floor for the
+number of problems (every seed answers the same problems, so a seed-level CI alone is too narrow);
+the rest (and PPL cells without a matched seed) compare the cells' 95% CIs. "≈" (a plateau, or
+"matches"): never called on a cell that is not shown converged; *reproduced* when the comparison's CI
+lies inside ±margin, *not reproduced* when it separates. A chain (ablation order) holds when every neighbour pair holds.
 Every row names the cells it used that did not pass the convergence check (or were not checked).
 """
 
@@ -23,7 +25,7 @@ import pandas as pd
 from analysis.cells import cell_stats, fmt, paper_lr, select
 from analysis.load import INSTRUCT_DATA, MATH_DATA, rank_label
 from analysis.paired import paired_rows
-from analysis.power import binomial_mde, cells_se, fmt_effect, mde
+from analysis.power import Z_MDE, binomial_mde, cells_se, fmt_effect, mde
 from analysis.spec import METRICS, Cell, Claim, load_claims, resolve_rank
 
 DATA_SETS = {"instruct": INSTRUCT_DATA, "math": MATH_DATA}
@@ -75,7 +77,7 @@ class _Resolved:
             "value": math.nan, "lo": math.nan, "hi": math.nan, "n": 0, "ci": "", "not_done": len(self.rows)}
         paper_ranks = set(done["paper_rank"].dropna()) if "paper_rank" in done else set()
         rank_text = rank_label(self.rank, paper_ranks.pop() if len(paper_ranks) == 1 else math.nan) \
-            if self.rank is not None else f"{cell.rank} ({why})"
+            if self.rank is not None else f"{'r' * cell.rank.isdigit()}{cell.rank} ({why})"
         extra = "" if self.dropout in (None, 0.1) or mech else f" p={self.dropout:g}"
         extra += f" ({cell.target} target)" if cell.target else ""
         extra += "" if cell.lr == "paper" else f" lr={self.lr:.0e}"
@@ -111,16 +113,24 @@ def _pair(claim: Claim, a: _Resolved, b: _Resolved, i: int) -> dict:
     if log and (va <= 0 or vb <= 0):
         log = False
     out["effect"] = math.log(va / vb) if log else va - vb
-    out["mde"] = mde(cells_se(a.stats, b.stats, log=log))
-    binom = METRICS.get(claim.metric, {}).get("binomial")
-    if binom and binom in a.rows and binom in b.rows:
-        n_a, n_b = a.rows[binom].dropna(), b.rows[binom].dropna()
-        if len(n_a) and len(n_b):
-            floor = binomial_mde(vb, int(n_a.min()), int(n_b.min()), increase=claim.relation == ">")
-            out["mde"] = floor if math.isnan(out["mde"]) else max(out["mde"], floor)
+    se = cells_se(a.stats, b.stats, log=log)
+    out["mde"] = mde(se)
     lo = lambda s: s["lo"] if not math.isnan(s["lo"]) else s["value"]  # noqa: E731
     hi = lambda s: s["hi"] if not math.isnan(s["hi"]) else s["value"]  # noqa: E731
     out["sep"] = 1 if lo(a.stats) > hi(b.stats) else -1 if hi(a.stats) < lo(b.stats) else 0
+    binom = METRICS.get(claim.metric, {}).get("binomial")
+    counted = binom and binom in a.rows and binom in b.rows and a.rows[binom].notna().any() \
+        and b.rows[binom].notna().any()
+    if counted:
+        # every seed answers the same problems, so a seed-level CI misses the problem sampling noise: the
+        # SE is at least the binomial floor's (power.binomial_mde), and the verdict uses the effect's interval
+        floor = binomial_mde(vb, int(a.rows[binom].min()), int(b.rows[binom].min()), increase=claim.relation != "<")
+        out["mde"] = floor if math.isnan(out["mde"]) else max(out["mde"], floor)
+        se = out["mde"] / Z_MDE
+    if not math.isnan(se):  # normal interval of the effect (the ≈ verdict needs one)
+        out["lo"], out["hi"] = out["effect"] - 1.959964 * se, out["effect"] + 1.959964 * se
+        if counted:
+            out["sep"] = 1 if out["lo"] > 0 else -1 if out["hi"] < 0 else 0
     return out
 
 
@@ -136,7 +146,7 @@ def _pair_verdict(claim: Claim, p: dict) -> str:
 def _underpowered(claim: Claim, pairs: list[dict]) -> bool | None:
     """True when some pair's MDE exceeds the paper's effect (or the plateau margin); None if unknown."""
     if claim.relation == "≈":
-        return any(p["mde"] > math.log1p(claim.margin) for p in pairs if not math.isnan(p["mde"]))
+        return any(p["mde"] > _bound(claim) for p in pairs if not math.isnan(p["mde"]))
     known = [(p["mde"], abs(p["paper"])) for p in pairs if p["paper"] is not None and not math.isnan(p["mde"])]
     return any(m > e for m, e in known) if known else None
 
@@ -193,16 +203,26 @@ def judge(claim: Claim, runs: pd.DataFrame, mechanism: pd.DataFrame | None = Non
     return row
 
 
+def _bound(claim: Claim) -> float:
+    """The ≈ margin on the comparison scale: relative (log ratio) or points (difference of fractions)."""
+    return math.log1p(claim.margin) if claim.scale == "ratio" else claim.margin
+
+
+def _margin_text(claim: Claim) -> str:
+    return f"±{claim.margin:.0%}" if claim.scale == "ratio" else f"±{claim.margin * 100:.1f} pts"
+
+
 def _plateau(claim: Claim, p: dict, not_converged: list[str]) -> str:
+    """≈ (a plateau, or "matches"): only on converged cells; reproduced when the CI lies within ±margin."""
     if not_converged:
         return "no plateau call: cells not shown converged"
     if p["sep"] != 0:
         return "not reproduced (the cells differ)"
-    bound = math.log1p(claim.margin)
+    bound = _bound(claim)
     if not math.isnan(p["lo"]) and -bound <= p["lo"] and p["hi"] <= bound:
-        return f"reproduced (within ±{claim.margin:.0%})"
+        return f"reproduced (within {_margin_text(claim)})"
     if not math.isnan(p["mde"]) and p["mde"] > bound:
-        return f"inside noise, underpowered (MDE > ±{claim.margin:.0%} margin)"
+        return f"inside noise, underpowered (MDE > {_margin_text(claim)} margin)"
     return "inside noise"
 
 

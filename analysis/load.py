@@ -246,7 +246,10 @@ def select_setting(runs: pd.DataFrame, model: str | None = None) -> tuple[pd.Dat
         dropped = group[group["train_key"] != recipe]
         if len(dropped):
             steps = sorted({int(s) for s in dropped["max_steps"].dropna()})
-            notes.append(f"{len(dropped)} {data} runs with another training recipe (max_steps {steps}) are "
-                         f"left out; the artifacts use the most common recipe ({len(group) - len(dropped)} runs)")
+            kept_steps = group.loc[group["train_key"] == recipe, "max_steps"].dropna()
+            checks = len(kept_steps) and steps == [2 * int(kept_steps.iloc[0])]
+            notes.append(f"{len(dropped)} {data} runs with another training recipe (max_steps {steps}"
+                         + (": the 2x-budget convergence checks" if checks else "") + ") are left out; the "
+                         f"artifacts use the most common recipe ({len(group) - len(dropped)} runs)")
         keep.append(group[group["train_key"] == recipe])
     return pd.concat(keep) if keep else chosen, notes

@@ -141,6 +141,18 @@ def test_zero_vs_zero_pass_at_k_is_inside_noise_underpowered_with_its_mde(tmp_pa
     assert row["effect: ours / paper"] == "+0.0 pts / +0.6 pts"
 
 
+def test_matches_claim_on_rates_uses_a_margin_in_points(tmp_path):
+    for seed in (0, 1, 2):
+        write_run(tmp_path, "cera", 64, seed, ppl=9.0, data="synthetic_math", math_acc=0.30 + 0.001 * seed,
+                  problems=32, convergence=CONVERGED)
+        write_run(tmp_path, "lora", 512, seed, ppl=9.0, data="synthetic_math", math_acc=0.30, problems=32,
+                  convergence=CONVERGED)
+    row = _row(tier_claims(load_runs(tmp_path)), "table1_gsm8k")
+    # equal rates, but 32 problems cannot resolve ±3 points: binomial MDE at p = 0.30 is far above it
+    assert row["verdict"] == "inside noise, underpowered (MDE > ±3.0 pts margin)"
+    assert math.isclose(float(row["MDE (80%, 5%)"].split()[0]) / 100, binomial_mde(0.30, 32, 32), abs_tol=5e-4)
+
+
 def test_positive_control_failure_is_a_banner_in_claims_and_report(tmp_path):
     _grid(tmp_path, ppl=(4.0, 4.0, 4.0, 4.0))  # no rank effect at all: the control fails
     build_all(tmp_path)
@@ -248,3 +260,19 @@ def test_bench_rows_prefer_the_paper_shape_record_and_state_its_shapes(tmp_path)
 def test_judge_on_no_runs_is_not_run():
     assert judge(CLAIMS["fig3_er"], pd.DataFrame(columns=["variant", "rank", "data", "state"]))["verdict"] \
         .startswith("not run")
+
+
+def test_tables_and_selection_name_paper_ranks_and_convergence_checks(tmp_path):
+    from analysis import select_setting
+    from analysis.tables import table1
+
+    for rank, paper_rank in ((2, 64), (4, 128), (16, 512)):
+        write_run(tmp_path, "lora", rank, 0, ppl=9.0, data="synthetic_math", math_acc=0.25, problems=32,
+                  paper_rank=paper_rank)
+    write_run(tmp_path, "lora", 16, 0, ppl=8.9, data="synthetic_math", paper_rank=512, train={"max_steps": 300},
+              suffix="check")
+    runs, notes = select_setting(load_runs(tmp_path))
+    assert any("max_steps [300]: the 2x-budget convergence checks" in n for n in notes)
+    t = table1(runs).set_index("method")
+    assert t.loc["lora r16 (paper 512)", "paper MATH@1 / @10 / GSM8K"] == "15.72 / 55.20 / 49.64"
+    assert t.loc["lora r2 (paper 64)", "problems"] == "32 / 32"
