@@ -59,6 +59,13 @@ def _nan_if_none(value):
     return math.nan if value is None else value
 
 
+def _protocol(value) -> str:
+    """'paper' (the paper's text, the default) or another protocol's name (a config group or a string)."""
+    if isinstance(value, dict):
+        value = value.get("name")
+    return str(value) if value else "paper"
+
+
 def _converged(convergence: dict):
     passed = (convergence or {}).get("passed")
     return passed if isinstance(passed, bool) else math.nan
@@ -115,7 +122,7 @@ def _full_row(run_dir: Path, cfg: dict, status: dict, results: dict, identity_on
         "max_steps": (cfg.get("train") or {}).get("max_steps"), "train_key": _train_key(cfg.get("train")),
         "test_ppl": results.get("test_ppl"), "trainable_params": results.get("trainable_params"),
         "wall_seconds": results.get("wall_seconds"), "error": (status.get("error") or "")[:200],
-        "paper_rank": _nan_if_none(cfg.get("paper_rank")), "protocol": cfg.get("protocol") or "paper",
+        "paper_rank": _nan_if_none(cfg.get("paper_rank")), "protocol": _protocol(cfg.get("protocol")),
         "converged": _converged(convergence), "convergence_gain": _nan_if_none(convergence.get("gain")),
         "check_run": convergence.get("check_run"), "identity": _identity(cfg) if cfg else run_dir.name,
         "ended": _nan_if_none(status.get("ended")),

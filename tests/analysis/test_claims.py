@@ -276,3 +276,16 @@ def test_tables_and_selection_name_paper_ranks_and_convergence_checks(tmp_path):
     t = table1(runs).set_index("method")
     assert t.loc["lora r16 (paper 512)", "paper MATH@1 / @10 / GSM8K"] == "15.72 / 55.20 / 49.64"
     assert t.loc["lora r2 (paper 64)", "problems"] == "32 / 32"
+
+
+def test_protocols_are_separate_tiers(tmp_path):
+    import yaml
+
+    from analysis.build import tiers
+
+    _grid(tmp_path, seeds=(0,))
+    other = write_run(tmp_path, "lora", 16, 5, ppl=4.0, suffix="authors")
+    cfg = yaml.safe_load((other / "config.yaml").read_text())
+    (other / "config.yaml").write_text(yaml.safe_dump({**cfg, "protocol": {"name": "authors_code"}}))
+    names = [name for name, _, _ in tiers(load_runs(tmp_path))]
+    assert names == ["model tiny, protocol authors_code", "model tiny, protocol paper"]
