@@ -27,7 +27,8 @@ def _shapes(record: dict) -> dict:
 def is_paper_shape(record: dict) -> bool:
     shapes, settings = _shapes(record), record.get("settings") or {}
     model = shapes.get("model") or settings.get("model") or ""
-    return bool(shapes) and (str(model).startswith("llama3") or (shapes.get("hidden") or 0) >= 4096)
+    hidden = shapes.get("hidden_size") or shapes.get("hidden") or 0
+    return bool(shapes) and (str(model).startswith("llama3") or hidden >= 4096)
 
 
 def choose_bench(outputs: str | Path) -> tuple[dict | None, str]:
@@ -47,10 +48,14 @@ def choose_bench(outputs: str | Path) -> tuple[dict | None, str]:
 
 
 def describe(record: dict, name: str = "") -> str:
+    """The shapes measured, as cera.bench states them (its `shapes.text`), and the device and file."""
     shapes, settings = _shapes(record), record.get("settings") or {}
+    if shapes.get("text"):
+        device = settings.get("device")
+        return shapes["text"] + (f", {device}" if device else "") + (f" ({name})" if name else "")
     parts = [str(shapes.get("model") or settings.get("model") or "?")]
-    for key, fmt in (("hidden", "hidden {}"), ("layers", "{} layers kept"), ("layers_kept", "{} layers kept"),
-                     ("dtype", "{}")):
+    for key, fmt in (("hidden_size", "d={}"), ("hidden", "d={}"), ("layers", "{} layers"),
+                     ("weights_dtype", "{}"), ("dtype", "{}")):
         if shapes.get(key) is not None:
             parts.append(fmt.format(shapes[key]))
     cfg_shapes = (record.get("config") or {}).get("shapes") or {}
@@ -82,6 +87,8 @@ def bench_claims(record: dict | None, name: str = "") -> pd.DataFrame:
         q1, q3 = t.get("q1", t["measured"]), t.get("q3", t["measured"])
         verdict = ("reproduced" if q3 <= PAPER_OVERHEAD else "inside noise" if q1 <= PAPER_OVERHEAD
                    else "not reproduced")
+        if verdict == "inside noise" and _mde(t, rounds) > PAPER_OVERHEAD - 1:
+            verdict += ", underpowered (MDE > paper effect)"
         rows.append({"claim": f"§4.5: CeRA unmerged decode ≤ 1.06× unmerged {m.group(2)}, r{m.group(1)}",
                      "cells": where, "paper": "≈ 1.06× (Llama-3-8B, GPU)",
                      "ours (95% CI)": f"{t['measured']:.3f}× [q1–q3 {q1:.3f}–{q3:.3f}]",

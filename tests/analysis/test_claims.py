@@ -243,14 +243,18 @@ def _bench(path, name, model, decode, shapes=None):
 
 
 def test_bench_rows_prefer_the_paper_shape_record_and_state_its_shapes(tmp_path):
-    _bench(tmp_path, "tiny-cpu.json", "tiny", 0.90)
+    _bench(tmp_path, "tiny-cpu.json", "tiny", 0.90, {"model": "tiny", "hidden_size": 128, "layers": 4})
     _bench(tmp_path, "llama3_8b-L2-cpu.json", "llama3_8b", 1.02,
-           {"model": "llama3_8b", "hidden": 4096, "layers": 2, "dtype": "float32", "batch": 1, "seq_len": 256})
+           {"model": "llama3_8b", "hidden_size": 4096, "layers": 2, "weights_dtype": "float32", "batch": 1,
+            "seq_len": 256})
     record, name = choose_bench(tmp_path)
     assert name == "llama3_8b-L2-cpu.json"
     row = bench_claims(record, name).iloc[0]
     assert row["verdict"] == "reproduced" and row["ours (95% CI)"].startswith("1.020×")
-    assert "hidden 4096" in row["cells"] and "2 layers kept" in row["cells"] and "batch 1×256" in row["cells"]
+    assert "d=4096" in row["cells"] and "2 layers" in row["cells"] and "batch 1×256" in row["cells"]
+    record["shapes"]["text"] = "llama3_8b (random init), 2 layers kept, d=4096"  # cera.bench's own wording wins
+    assert bench_claims(record, name).iloc[0]["cells"] == "llama3_8b (random init), 2 layers kept, d=4096, cpu " \
+        "(llama3_8b-L2-cpu.json)"
     # MDE of a median over 10 rounds: 2.8016 · 1.2533 · (IQR / 1.349) / √10, IQR 0.02
     assert row["MDE (80%, 5%)"] == f"{2.801585 * 1.2533 * 0.02 / 1.349 / math.sqrt(10) * 100:.1f}%"
     (tmp_path / "bench" / "llama3_8b-L2-cpu.json").unlink()
