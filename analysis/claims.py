@@ -249,8 +249,19 @@ def control_banner(tables: dict[str, pd.DataFrame]) -> list[str]:
             elif row.verdict != "reproduced":
                 lines.append(f"**WARNING — POSITIVE CONTROL FAILED on {tier}: the testbed did not detect a known "
                              f"large effect ({row.cells}: {row.verdict}). Its 'inside noise' verdicts say "
-                             f"nothing about the paper.**")
+                             f"nothing about the paper.**" + _same_cells_plateau(frame, row.cells))
     return lines
+
+
+def _same_cells_plateau(frame: pd.DataFrame, cells: str) -> str:
+    """A note when a reproduced plateau compares the same cells: then the control cannot tell a real
+    plateau from a blind testbed (the paper's own claim predicts no difference there)."""
+    for row in frame.itertuples():
+        if isinstance(row.cells, str) and row.verdict.startswith("reproduced") and " ≈ " in row.cells \
+                and row.cells.replace(" ≈ ", " > ") == cells.replace(" < ", " > "):
+            return (f" (The same cells reproduce the plateau '{row.claim}': on this tier this control cannot "
+                    "separate a real plateau from a blind testbed; see the other controls.)")
+    return ""
 
 
 def claims(runs: pd.DataFrame, bench: dict | None = None) -> pd.DataFrame:

@@ -159,6 +159,7 @@ def test_positive_control_failure_is_a_banner_in_claims_and_report(tmp_path):
     claims_md, report = (tmp_path / "tables" / "claims.md").read_text(), (tmp_path / "report.md").read_text()
     for text in (claims_md, report):
         assert "POSITIVE CONTROL FAILED on model tiny" in text.split("##")[0]  # above every table
+        assert "cannot separate a real plateau from a blind testbed" in text  # the plateau holds on these cells
     assert "Positive control `control_lr` not run" in claims_md
 
 
