@@ -15,7 +15,7 @@ REPRO_B ?= table1_downstream
 # subsets of the above: after the chains they train nothing and only report "done"
 REPRO_TAIL ?= table2_case_study fig3_fig4_spectra
 
-.PHONY: help install pip-check sweep test test-slow test-all reproduce reproduce-a reproduce-b bench figures experiment-% slurm-up slurm-down slurm-status
+.PHONY: help install pip-check sweep test test-slow test-all reproduce reproduce-a reproduce-b bench mechanism figures experiment-% slurm-up slurm-down slurm-status
 
 help:
 	@echo "make install     install torch ($(TORCH)) then cera with its dev extra (editable)"
@@ -25,6 +25,7 @@ help:
 	@echo "                 (SEEDS=$(SEEDS); logs in $(OUTPUTS)/logs/; ~90 min on 2 CPU cores, see README)"
 	@echo "make experiment-<name>  one experiments/<name>.yaml sweep (SEEDS=$(SEEDS))"
 	@echo "make bench       the §4.5 compute/latency/memory benchmark (python -m cera.bench)"
+	@echo "make mechanism   the linear-ceiling experiment on one frozen layer (python -m cera.mechanism, ~7 CPU-min, 1 thread)"
 	@echo "make figures     every table, figure and the claims report from $(OUTPUTS)/runs (python -m analysis)"
 	@echo "make test        fast CPU test suite (no slow, no gpu tests)"
 	@echo "make test-slow   end-to-end tests (training runs, sweeps through the CLI)"
@@ -84,6 +85,9 @@ reproduce-b:
 
 bench:
 	$(PYTHON) -m cera.bench
+
+mechanism:
+	OMP_NUM_THREADS=1 $(PYTHON) -m cera.mechanism
 
 figures:
 	$(PYTHON) -m analysis --outputs $(OUTPUTS)

@@ -16,6 +16,7 @@ from analysis import figures, tables
 from analysis.bench_claims import bench_claims, choose_bench, describe
 from analysis.claims import COLUMNS, control_banner, mechanism_claims, tier_claims
 from analysis.load import dedupe, load_curves, load_runs, load_spectra, select_setting
+from analysis.mechanism import load_linear_optimum, load_mechanism, mechanism_figure
 from analysis.spec import load_claims
 
 
@@ -105,6 +106,11 @@ def build_all(outputs: str | Path, model: str | None = None) -> dict:
         figure("bench_overhead", lambda: figures.fig_bench(bench))  # the same record as the §4.5 claims
     else:
         problems.append("bench_overhead: no outputs/bench/*.json (run `make bench`)")
+    mechanism = load_mechanism(outputs)
+    if len(mechanism):
+        figure("mechanism", lambda: mechanism_figure(mechanism, load_linear_optimum(outputs)))
+    else:
+        problems.append("mechanism: no outputs/mechanism/mechanism.json (run `make mechanism`)")
     table("table1_downstream", f"Table 1 — exact match (%) with 95% CI, model {name}", lambda: tables.table1(runs))
     table("table2_case_study", f"Table 2 — logistic-map case study (greedy), model {name}", lambda: tables.table2(runs))
     table("table3_ablation", f"Table 3 — ablation at 1/4 of the top rank (paper: r128), test PPL with 95% CI, model {name}",

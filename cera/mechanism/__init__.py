@@ -15,9 +15,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import torch
 from omegaconf import DictConfig, OmegaConf
-from tqdm.auto import tqdm
 
 SCHEMA_VERSION = 1
 ROW_KEYS = ("target", "variant", "method", "activation", "dropout", "rank", "params", "seed",
@@ -26,6 +24,9 @@ ROW_KEYS = ("target", "variant", "method", "activation", "dropout", "rank", "par
 
 def run_mechanism(cfg: DictConfig, progress: bool = True) -> dict:
     """Run every (target, seed, variant, rank) fit; write and return the mechanism.json record."""
+    import torch
+    from tqdm.auto import tqdm
+
     from cera.io import atomic_write_json
     from cera.mechanism.fit import fit
     from cera.mechanism.settings import check_mechanism

@@ -12,13 +12,12 @@ flat N→2N stretch is evidence of convergence; under a decaying schedule it wou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from omegaconf import OmegaConf
 from torch import nn
 
 from cera.adapters import attach, trainable_parameters
+from cera.mechanism.settings import Variant
 from cera.mechanism.task import Task, relative_residual
 
 TARGET_MODULE = "layer"
@@ -36,14 +35,6 @@ class FrozenLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layer(x)
-
-
-@dataclass(frozen=True)
-class Variant:
-    name: str
-    method: str             # conf/method/<method>.yaml: lora | cera
-    activation: str | None  # CeRA's σ; None for LoRA
-    dropout: float
 
 
 def adapter_config(variant: Variant, rank: int):

@@ -1,16 +1,29 @@
-"""Checks for conf/mechanism.yaml: each failure is one line (ConfigError), before any fit runs."""
+"""Checks for conf/mechanism.yaml: each failure is one line (ConfigError), before any fit runs.
+
+No torch import here, so a bad option fails in the time it takes to start Python.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig
 
 from cera.config import ConfigError, check_dropout, check_lr, check_rank, group_options
-from cera.mechanism.fit import Variant
-from cera.mechanism.task import TARGETS
 
+TARGETS = ("nonlinear", "linear")  # cera.mechanism.task draws them
 ACTIVATIONS = ("silu", "relu", "gelu", "identity")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One adapter variant of conf/mechanism.yaml's variant_table."""
+
+    name: str
+    method: str             # conf/method/<method>.yaml: lora | cera
+    activation: str | None  # CeRA's σ; None for LoRA
+    dropout: float
 
 
 def _int(value: Any, key: str, minimum: int = 1) -> int:

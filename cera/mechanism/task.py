@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-TARGETS = ("nonlinear", "linear")
+from cera.mechanism.settings import TARGETS
+
 _SALT = {"nonlinear": 1, "linear": 2}  # distinct task draws per target at the same seed
 
 
