@@ -72,7 +72,7 @@ reproduce:
 	echo "reproduce: chains A ($(REPRO_A)) and B ($(REPRO_B)) side by side; logs in $(OUTPUTS)/logs/"; \
 	$(MAKE) --no-print-directory -j2 reproduce-a reproduce-b && \
 	for e in $(REPRO_TAIL); do $(PYTHON) -m cera.run -m +experiment=$$e seeds=$(SEEDS) || exit 1; done && \
-	$(MAKE) --no-print-directory bench figures && \
+	$(MAKE) --no-print-directory bench mechanism figures && \
 	echo "reproduce: done in $$(( $$(date +%s) - start )) s"
 
 reproduce-a:
@@ -87,7 +87,7 @@ bench:
 	$(PYTHON) -m cera.bench
 
 mechanism:
-	OMP_NUM_THREADS=1 $(PYTHON) -m cera.mechanism
+	OMP_NUM_THREADS=1 $(PYTHON) -m cera.mechanism paths.output_dir=$(OUTPUTS)
 
 figures:
 	$(PYTHON) -m analysis --outputs $(OUTPUTS)

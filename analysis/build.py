@@ -16,7 +16,7 @@ from analysis import figures, tables
 from analysis.bench_claims import bench_claims, choose_bench, describe
 from analysis.claims import COLUMNS, control_banner, mechanism_claims, tier_claims
 from analysis.load import dedupe, load_curves, load_runs, load_spectra, select_setting
-from analysis.mechanism import load_linear_optimum, load_mechanism, mechanism_figure
+from analysis.mechanism import load_linear_optimum, load_mechanism, mechanism_figure, mechanism_table
 from analysis.spec import load_claims
 
 
@@ -109,6 +109,9 @@ def build_all(outputs: str | Path, model: str | None = None) -> dict:
     mechanism = load_mechanism(outputs)
     if len(mechanism):
         figure("mechanism", lambda: mechanism_figure(mechanism, load_linear_optimum(outputs)))
+        table("mechanism", "Mechanism (one frozen layer): held-out residual ‖ŷ − y‖²/‖Δ‖², mean [95% CI] "
+              "over seeds (python -m cera.mechanism)",
+              lambda: mechanism_table(mechanism, load_linear_optimum(outputs)))
     else:
         problems.append("mechanism: no outputs/mechanism/mechanism.json (run `make mechanism`)")
     table("table1_downstream", f"Table 1 — exact match (%) with 95% CI, model {name}", lambda: tables.table1(runs))

@@ -5,6 +5,7 @@ the figure `mechanism.{png,pdf}` (held-out residual vs rank and parameters, per 
     cells = mechanism_cells(rows)             # mean and 95% t-CI over seeds per (target, variant, rank)
     d = paired_difference(rows, "cera", "lora", "nonlinear")   # per-seed paired, at the top rank
     fig = mechanism_figure(rows, load_linear_optimum("outputs"))
+    table = mechanism_table(rows, load_linear_optimum("outputs"))   # the README's table
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 from cera.eval.stats import across_seeds  # noqa: E402
 
+FLOOR = 1e-6  # residuals below this are drawn on it: solved to float32 precision, the exponent means nothing
 COLUMNS = ["target", "variant", "method", "activation", "dropout", "rank", "params", "seed", "residual_test",
            "residual_train", "residual_train_at_N", "steps", "converged"]
 OPTIMUM_COLUMNS = ["target", "rank", "seed", "residual_train", "residual_test"]
@@ -81,6 +84,34 @@ def paired_difference(rows: pd.DataFrame, a: str, b: str, target: str, rank: int
             "hi": hi, "a_mean": float(pa[seeds].mean()), "b_mean": float(pb[seeds].mean())}
 
 
+def _cell(mean: float, lo: float, hi: float, ok: bool = True) -> str:
+    ci = "" if math.isnan(lo) else f" [{lo:.4f}, {hi:.4f}]"
+    return f"{mean:.4f}{ci}" + ("" if ok else " (not converged)")
+
+
+def mechanism_table(rows: pd.DataFrame, optimum: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Held-out residual, mean [95% t-CI] over seeds: one row per (target, variant), one column per
+    rank (with its parameter count); the closed-form best rank-r linear map as an extra row."""
+    cells = mechanism_cells(rows)
+    ranks = sorted(cells["rank"].unique())
+    params = dict(zip(cells["rank"], cells["params"]))
+    header = {r: f"r={r} ({params[r]:,} params)" for r in ranks}
+    out = []
+    for target in dict.fromkeys(cells["target"]):
+        sub = cells[cells["target"] == target]
+        for variant in dict.fromkeys(sub["variant"]):
+            c = sub[sub["variant"] == variant].set_index("rank")
+            out.append({"target": target, "variant": STYLE.get(variant, (variant,))[0],
+                        **{header[r]: _cell(*c.loc[r, ["mean", "lo", "hi", "all_converged"]]) if r in c.index else "—"
+                           for r in ranks}})
+        if optimum is not None and not optimum.empty:
+            o = optimum[optimum["target"] == target]
+            out.append({"target": target, "variant": "best rank-r linear map (closed form)",
+                        **{header[r]: _cell(*across_seeds(o.loc[o["rank"] == r, "residual_test"].to_numpy()))
+                           if (o["rank"] == r).any() else "—" for r in ranks}})
+    return pd.DataFrame(out)
+
+
 def mechanism_figure(rows: pd.DataFrame, optimum: pd.DataFrame | None = None) -> plt.Figure:
     """One panel per target: held-out residual (log) vs rank (bottom axis) and parameters (top axis)."""
     if rows.empty:
@@ -93,32 +124,39 @@ def mechanism_figure(rows: pd.DataFrame, optimum: pd.DataFrame | None = None) ->
         for variant in dict.fromkeys(sub["variant"]):
             c = sub[sub["variant"] == variant].sort_values("rank")
             label, color, marker = STYLE.get(variant, (variant, None, "o"))
-            err = [(c["mean"] - c["lo"]).clip(lower=0).fillna(0), (c["hi"] - c["mean"]).clip(lower=0).fillna(0)]
-            ax.errorbar(c["rank"], c["mean"], yerr=err, marker=marker, ms=4, capsize=3, color=color,
+            mean, lo, hi = (c[k].clip(lower=FLOOR) for k in ("mean", "lo", "hi"))
+            err = [(mean - lo).clip(lower=0).fillna(0), (hi - mean).clip(lower=0).fillna(0)]
+            ax.errorbar(c["rank"], mean, yerr=err, marker=marker, ms=4, capsize=3, color=color,
                         label=label, lw=2.2 if variant in ("lora", "cera") else 1.1,
                         alpha=1.0 if variant in ("lora", "cera") else 0.8)
         if optimum is not None and not optimum.empty:
             o = optimum[optimum["target"] == target].groupby("rank")["residual_test"].mean()
-            ax.plot(o.index, o.values, ls="--", color="black", lw=1,
+            ax.plot(o.index, o.clip(lower=FLOOR).values, ls="--", color="black", lw=1, zorder=5,
                     label="best rank-r linear map (closed form)")
         ranks = sorted(sub["rank"].unique())
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xticks(ranks, [str(r) for r in ranks])
-        ax.minorticks_off()
+        ax.xaxis.set_minor_locator(ticker.NullLocator())
+        lo_y, hi_y = ax.get_ylim()
+        ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0) if hi_y / lo_y < 200 else (1.0,)))
+        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_xlabel("rank r (log scale)")
-        ax.set_ylabel("held-out residual ‖ŷ − y‖² / ‖Δ‖² (log; 1 = no adaptation)")
+        ax.set_ylabel("held-out residual ‖ŷ − y‖² / ‖Δ‖²\n(log scale; 1 = no adaptation, 0 = Δ learned)")
         params = dict(zip(sub["rank"], sub["params"]))
         top = ax.secondary_xaxis("top")
         top.set_xticks(ranks, [f"{params[r]:,}" for r in ranks], fontsize=7)
+        top.xaxis.set_minor_locator(ticker.NullLocator())
         top.set_xlabel("trainable parameters r·(d_in + d_out), same for every variant", fontsize=8)
         ax.set_title(f"{target} target" + (" (control: exact low-rank Δ)" if target == "linear" else ""),
                      fontsize=10)
-        ax.grid(alpha=0.3, which="both")
+        ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     seeds = int(rows["seed"].nunique())
     note = (f"Points: mean over {seeds} seeds (task and initialisation); bars: 95% t-CI. "
-            "Fit: 2N full-batch Adam steps; converged = train residual gains < tol from N to 2N.")
+            "Fit: 2N full-batch Adam steps; converged = train residual gains < tol from N to 2N. "
+            f"Values below {FLOOR:g} are drawn at {FLOOR:g} (solved).")
     bad = rows[~rows["converged"].astype(bool)]
     if len(bad):
         note += (f" Not converged: {len(bad)} of {len(rows)} fits ("
@@ -130,4 +168,4 @@ def mechanism_figure(rows: pd.DataFrame, optimum: pd.DataFrame | None = None) ->
 
 
 __all__ = ["COLUMNS", "load_linear_optimum", "load_mechanism", "mechanism_cells", "mechanism_figure",
-           "paired_difference"]
+           "mechanism_table", "paired_difference"]

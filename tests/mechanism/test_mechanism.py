@@ -123,7 +123,7 @@ def test_convergence_rule_by_hand():
 
 def test_record_schema_and_loader(compose_mechanism, tmp_path):
     from analysis.mechanism import COLUMNS, load_linear_optimum, load_mechanism, mechanism_cells, mechanism_figure
-    from analysis.mechanism import paired_difference
+    from analysis.mechanism import mechanism_table, paired_difference
     from cera.mechanism import ROW_KEYS, run_mechanism
 
     assert load_mechanism(tmp_path / "outputs").empty  # absent file: empty frame, the columns still there
@@ -147,6 +147,9 @@ def test_record_schema_and_loader(compose_mechanism, tmp_path):
     assert len(cells) == 20 and (cells["seeds"] == 2).all() and (cells["lo"] <= cells["hi"]).all()
     d = paired_difference(rows, "cera", "lora", "nonlinear")
     assert d["rank"] == 2 and d["seeds"] == 2 and d["diff"] == pytest.approx(d["a_mean"] - d["b_mean"])
+    table = mechanism_table(rows, load_linear_optimum(tmp_path / "outputs"))
+    assert list(table.columns) == ["target", "variant", "r=1 (16 params)", "r=2 (32 params)"]
+    assert len(table) == 2 * 6 and table["variant"].iloc[5] == "best rank-r linear map (closed form)"
     mechanism_figure(rows, load_linear_optimum(tmp_path / "outputs")).savefig(tmp_path / "m.png")
     assert (tmp_path / "m.png").stat().st_size > 10_000
 
