@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 
 from cera.integrity import CorruptFile, read_jsonl_checked
 from cera.runs.record import read_run
-from cera.runs.summary import sweep_run_dirs
+from cera.runs.summary import sweep_jobs
 
 
 def _curve_tail(run_dir: Path) -> dict:
@@ -108,7 +108,9 @@ def collect(path: Path, active: set[str] | None = None) -> tuple[list[dict], lis
                          "(expected <sweep>/<job>/run.json, <outputs>/runs/ or <run>/status.json)")
     for job, state in _job_folders(path / ".driver"):
         notes.append(f"driver job {job}: {state}")
-    rows = [run_row(p, active=active) for p in sweep_run_dirs(path)]
+    rows = [run_row(Path(job.get("run_dir", "")), active=active) if not job.get("skipped") else
+            {"run": Path(job.get("run_dir", "")).name, "state": "skipped", "progress": "-",
+             "last metric": job["skipped"], "updated": "-", "job": "-"} for job in sweep_jobs(path)]
     pending = [job for job, state in _job_folders(path / ".submitit") if state == "pending"]
     rows += [{"run": f"(job {job})", "state": "pending", "progress": "-", "last metric": "-", "updated": "-",
               "job": job} for job in pending]

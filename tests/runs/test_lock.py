@@ -130,3 +130,9 @@ def test_sweep_records_a_locked_job_as_skipped_and_goes_on(cli_env, compose, hol
     assert "2 runs, 1 done, 1 skipped" in stdout or "2 runs, 1 skipped, 1 done" in stdout, stdout
     assert not held.exists()  # never touched
     assert json.loads((free / "status.json").read_text())["state"] == "done"
+    from cera.status import collect
+
+    (sweep,) = (Path(cli_env["CERA_OUTPUTS"]) / "sweeps").iterdir()
+    rows, _ = collect(sweep)
+    skipped = [r for r in rows if r["state"] == "skipped"]
+    assert len(skipped) == 1 and skipped[0]["run"] == held.name and "is being written by pid" in skipped[0]["last metric"]
