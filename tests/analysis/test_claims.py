@@ -294,3 +294,12 @@ def test_protocols_are_separate_tiers(tmp_path):
     (other / "config.yaml").write_text(yaml.safe_dump({**cfg, "protocol": {"name": "authors_code"}}))
     names = [name for name, _, _ in tiers(load_runs(tmp_path))]
     assert names == ["model tiny, protocol authors_code", "model tiny, protocol paper"]
+
+
+def test_lr_control_pairs_the_fig2_lora_arm_with_fig1_lora(tmp_path):
+    _grid(tmp_path)  # LoRA r2 (paper 64) at 3e-4, seeds 0-2
+    for seed in (0, 1, 2):
+        write_run(tmp_path, "lora", 2, seed, ppl=7.0 + 0.01 * seed, lr=1e-4, paper_rank=64, spread=0.5)
+    row = _row(tier_claims(load_runs(tmp_path)), "control_lr")
+    assert row["cells"] == "lora r2 (paper 64) lr=1e-04 > lora r2 (paper 64)"
+    assert row["verdict"] == "reproduced" and "paired over 12 sequences, 3 seeds" in row["caveats"]
