@@ -13,7 +13,12 @@ supervised (the eos teaches the model to stop, which exact-match evaluation reli
 
 Tokenization: prompt and response are tokenized separately with ``add_special_tokens=False`` and
 their ids concatenated, so the prompt/response boundary is exact for any tokenizer (a merged
-tokenization could fuse a token across the boundary).
+tokenization could fuse a token across the boundary: with SmolLM2's BPE, ``"...Response:\\n"`` +
+``"  two spaces"`` jointly gives ``ĊĠ`` for the newline and the first space). The prompt's ids are
+then exactly those fed at evaluation, where the prompt is tokenized alone. No BOS is added (neither
+the byte tokenizer nor SmolLM2's adds one by default; evaluation passes ``add_bos_token=False``).
+The eos may share its id with the pad token (SmolLM2): ``SFTCollator`` masks padding by position,
+so the final eos keeps its label.
 
 Truncation at ``max_len`` tokens: if prompt + response + eos does not fit, the response tail is
 cut (the prompt is kept whole and the eos is dropped: the model must not learn to stop early);

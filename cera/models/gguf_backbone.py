@@ -74,8 +74,9 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def cache_path(gguf: Path, cache_dir: str | Path) -> Path:
-    digest = hashlib.sha256(f"{CONVERT_FORMAT}:{file_sha256(gguf)}".encode()).hexdigest()[:16]
+def cache_path(gguf: Path, cache_dir: str | Path, sha256: str) -> Path:
+    """``<cache_dir>/backbones/gguf-<stem>-<key>``: the key covers the file's bytes and CONVERT_FORMAT."""
+    digest = hashlib.sha256(f"{CONVERT_FORMAT}:{sha256}".encode()).hexdigest()[:16]
     return Path(cache_dir).expanduser() / "backbones" / f"gguf-{gguf.stem}-{digest}"
 
 
@@ -108,7 +109,7 @@ def convert(gguf: Path, out: Path, source: Mapping | None = None) -> None:
     record = {
         "source": dict(source or {}),
         "gguf_file": gguf.name,
-        "gguf_sha256": file_sha256(gguf),
+        "gguf_sha256": (source or {}).get("sha256") or file_sha256(gguf),
         "gguf_bytes": gguf.stat().st_size,
         "convert_format": CONVERT_FORMAT,
         "parameters": sum(p.numel() for p in model.parameters()),
@@ -120,20 +121,21 @@ def convert(gguf: Path, out: Path, source: Mapping | None = None) -> None:
     (out / DONE_MARKER).write_text(json.dumps(record, indent=2, default=str))
 
 
-def _source(cfg: Mapping, gguf: Path) -> dict:
+def _source(cfg: Mapping, gguf: Path, sha256: str) -> dict:
     if cfg.get("path"):
-        return {"path": str(gguf)}
+        return {"path": str(gguf), "sha256": sha256}
     package = str(cfg["package"])
-    return {"package": package, "version": importlib.metadata.version(package), "file": gguf.name}
+    return {"package": package, "version": importlib.metadata.version(package), "file": gguf.name, "sha256": sha256}
 
 
 def ensure_gguf_backbone(cfg: Mapping, cache_dir: str | Path) -> Path:
     """Directory of the dequantized model of ``cfg`` (a ``model`` config), converting it once."""
     gguf = locate_gguf(cfg)
-    target = cache_path(gguf, cache_dir)
+    sha256 = file_sha256(gguf)
+    target = cache_path(gguf, cache_dir, sha256)
 
     def build(tmp: Path) -> None:
         log.info("dequantizing %s into %s (once; later runs reuse it)", gguf.name, target)
-        convert(gguf, tmp, _source(cfg, gguf))
+        convert(gguf, tmp, _source(cfg, gguf, sha256))
 
     return build_once(target, DONE_MARKER, build)

