@@ -85,6 +85,20 @@ def test_missing_wheel_is_one_line_naming_the_install_command(smollm2_cfg):
     assert isinstance(err.value, GgufError) and "\n" not in str(err.value)
     with pytest.raises(ModelError, match="is not a .gguf file"):
         check_model_config({**smollm2_cfg, "path": "/nonexistent/model.gguf"})
+    check_model_config({**cfg, "init": "random"})  # shapes only (benchmark): no wheel needed
+
+
+def test_hf_config_is_the_converted_architecture(smollm2_cfg, smollm2):
+    """model.init=random builds exactly the converted model's shapes."""
+    from cera.models.shape_only import architecture
+
+    def field(config, key):  # transformers 5 keeps rope_theta inside rope_parameters
+        return config.rope_parameters["rope_theta"] if key == "rope_theta" else getattr(config, key)
+
+    for config in (architecture(smollm2_cfg), smollm2[0].config):
+        for key, value in smollm2_cfg["hf_config"].items():
+            expected = pytest.approx(value, rel=1e-6) if isinstance(value, float) else value
+            assert field(config, key) == expected, key
 
 
 def test_greedy_generation_is_deterministic_and_non_empty(smollm2):
