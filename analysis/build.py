@@ -20,17 +20,13 @@ from analysis.mechanism import load_linear_optimum, load_mechanism, mechanism_fi
 from analysis.spec import load_claims
 
 
-def _mechanism(outputs: Path, problems: list[str]) -> pd.DataFrame | None:
-    """analysis.mechanism's fits, if that module and its outputs exist (None otherwise)."""
-    try:
-        from analysis.mechanism import load_mechanism
-    except ImportError:
-        return None
+def _mechanism(outputs: Path, problems: list[str]) -> pd.DataFrame:
+    """analysis.mechanism's fits; an unreadable mechanism.json is a problem line and an empty frame."""
     try:
         return load_mechanism(outputs)
     except Exception as exc:  # noqa: BLE001 - a broken mechanism output is a gap, not a crash
         problems.append(f"mechanism: could not be read ({type(exc).__name__}: {exc})")
-        return None
+        return pd.DataFrame()
 
 
 def tiers(runs: pd.DataFrame) -> list[tuple[str, pd.DataFrame, list[str]]]:
@@ -106,13 +102,13 @@ def build_all(outputs: str | Path, model: str | None = None) -> dict:
         figure("bench_overhead", lambda: figures.fig_bench(bench))  # the same record as the §4.5 claims
     else:
         problems.append("bench_overhead: no outputs/bench/*.json (run `make bench`)")
-    mechanism = load_mechanism(outputs)
+    mechanism = _mechanism(outputs, problems)
     if len(mechanism):
         figure("mechanism", lambda: mechanism_figure(mechanism, load_linear_optimum(outputs)))
         table("mechanism", "Mechanism (one frozen layer): held-out residual ‖ŷ − y‖²/‖Δ‖², mean [95% CI] "
               "over seeds (python -m cera.mechanism)",
               lambda: mechanism_table(mechanism, load_linear_optimum(outputs)))
-    else:
+    elif not any(p.startswith("mechanism:") for p in problems):
         problems.append("mechanism: no outputs/mechanism/mechanism.json (run `make mechanism`)")
     table("table1_downstream", f"Table 1 — exact match (%) with 95% CI, model {name}", lambda: tables.table1(runs))
     table("table2_case_study", f"Table 2 — logistic-map case study (greedy), model {name}", lambda: tables.table2(runs))
@@ -123,10 +119,9 @@ def build_all(outputs: str | Path, model: str | None = None) -> dict:
         declared = load_claims()
         sections = [(f"{tier} ({len(tier_runs)} runs)", tier_claims(tier_runs, declared))
                     for tier, tier_runs, _ in tiers(all_runs)] or [("no runs", tier_claims(all_runs, declared))]
-        banner = control_banner(dict(sections))
-        mechanism = _mechanism(outputs, problems)
         sections.append(("Mechanism: the linear ceiling on a frozen layer (analysis.mechanism)",
                          mechanism_claims(mechanism, declared)))
+        banner = control_banner(dict(sections))
         sections.append(("§4.5 efficiency (" + (describe(bench, bench_file) if bench else "no benchmark") + ")",
                          bench_claims(bench, bench_file)))
         written.extend(write_claims(sections, banner, tab_dir))

@@ -74,10 +74,13 @@ def binomial_mde(p_base: float, n_a: int, n_b: int, increase: bool = True) -> fl
 
 
 def fmt_effect(value: float | None, scale: str, signed: bool = True) -> str:
-    """A log ratio as '+2.1%', a difference of fractions as '+3.0 pts'; '—' when unknown."""
+    """A log ratio as '+2.1%' (as '×25' beyond a factor 10), a difference of fractions as '+3.0 pts'; '—'
+    when unknown."""
     if value is None or math.isnan(value):
         return "—"
     sign = "+" if signed else ""
+    if scale == "ratio" and abs(value) > math.log(10):  # an order of magnitude or more: a factor reads better
+        return f"×{math.exp(value):.3g}"
     if scale == "ratio":
         return f"{math.expm1(value) * 100:{sign}.1f}%"
     return f"{value * 100:{sign}.1f} pts"

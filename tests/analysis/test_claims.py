@@ -303,3 +303,19 @@ def test_lr_control_pairs_the_fig2_lora_arm_with_fig1_lora(tmp_path):
     row = _row(tier_claims(load_runs(tmp_path)), "control_lr")
     assert row["cells"] == "lora r2 (paper 64) lr=1e-04 > lora r2 (paper 64)"
     assert row["verdict"] == "reproduced" and "paired over 12 sequences, 3 seeds" in row["caveats"]
+
+
+def test_a_broken_mechanism_record_is_a_problem_line_not_a_crash(tmp_path):
+    (tmp_path / "mechanism").mkdir()
+    (tmp_path / "mechanism" / "mechanism.json").write_text("{not json")
+    result = build_all(tmp_path)
+    assert any(p.startswith("mechanism: could not be read") for p in result["problems"])
+    assert "not run" in (tmp_path / "tables" / "claims.md").read_text()
+
+
+def test_effects_read_as_percent_or_factor():
+    from analysis.power import fmt_effect
+
+    assert fmt_effect(math.log(1.05), "ratio") == "+5.0%"
+    assert fmt_effect(math.log(250.0), "ratio") == "×250"
+    assert fmt_effect(-0.031, "diff") == "-3.1 pts"
