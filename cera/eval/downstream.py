@@ -233,6 +233,31 @@ def _metric_summary(rows: list[dict], metric: str, n: int, ks: list[int], seed: 
     return out
 
 
+def _group_of(meta) -> tuple[str, str] | None:
+    """(family, level) of a synthetic problem's meta; real tasks: MATH's type/level when present."""
+    if not isinstance(meta, dict):
+        return None
+    family = meta.get("family") or meta.get("task") or meta.get("type")
+    level = meta.get("level")
+    return (str(family), str(level)) if family is not None and level is not None else None
+
+
+def breakdown(rows: list[dict], seed: int = 0) -> dict | None:
+    """Greedy pass@1 (with its bootstrap CI and problem count) per family, per level and per
+    "family/level" of the problems' meta; None when no row carries a family and a level."""
+    groups = [(g, r["greedy_correct"]) for r in rows if (g := _group_of(r.get("meta")))]
+    if not groups:
+        return None
+    out: dict[str, dict] = {"by_family": {}, "by_level": {}, "by_family_level": {}}
+    for key, pick in (("by_family", lambda g: g[0]), ("by_level", lambda g: g[1]),
+                      ("by_family_level", lambda g: f"{g[0]}/{g[1]}")):  # fmt: skip
+        cells: dict[str, list[int]] = {}
+        for g, correct in groups:
+            cells.setdefault(pick(g), []).append(correct)
+        out[key] = {k: {"problems": len(v), "pass@1_greedy": _ci(v, seed)} for k, v in sorted(cells.items())}
+    return out
+
+
 def summarize_rows(rows: list[dict], ks: list[int], seed: int = 0) -> dict:
     """One task's accuracies with 95% bootstrap CIs, from its samples.jsonl rows alone."""
     if not rows:
@@ -249,6 +274,9 @@ def summarize_rows(rows: list[dict], ks: list[int], seed: int = 0) -> dict:
     if "greedy_by_metric" in rows[0]:  # rows written before metrics were recorded have only `correct`
         out["metric"] = rows[0]["metric"]
         out["by_metric"] = {m: _metric_summary(rows, m, n, ks, seed) for m in rows[0]["greedy_by_metric"]}
+    groups = breakdown(rows, seed)
+    if groups:
+        out["breakdown"] = groups
     collapse = case_study(rows)
     if collapse:
         out["case_study"] = collapse

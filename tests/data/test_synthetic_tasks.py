@@ -83,10 +83,12 @@ def test_logistic_paper_case_by_hand():
     # x1 = 3.5*0.4*0.6 = 0.84; x2 = 3.5*0.84*0.16 = 0.4704 -> 0.47; x3 = 3.5*0.47*0.53 = 0.87185 -> 0.87;
     # x4 = 3.5*0.87*0.13 = 0.39585 -> 0.40; then the 4-cycle repeats: 0.84, 0.47
     assert ex.meta["trajectory"] == [0.4, 0.84, 0.47, 0.87, 0.40, 0.84, 0.47]
-    assert ex.response == "x1 = 0.84, x2 = 0.47, x3 = 0.87, x4 = 0.40, x5 = 0.84, x6 = 0.47\n\\boxed{0.47}"
-    assert ex.answer == "0.47" and "x_0 = 0.4" in ex.instruction and "3.5" in ex.instruction
+    assert ex.response == ("x1=3.5*0.40*0.60=0.84\nx2=3.5*0.84*0.16=0.47\nx3=3.5*0.47*0.53=0.87\n"
+                           "x4=3.5*0.87*0.13=0.40\nx5=3.5*0.40*0.60=0.84\nx6=3.5*0.84*0.16=0.47\n\\boxed{0.47}")
+    assert ex.answer == "0.47" and "x_0 = 0.40" in ex.instruction and "3.5" in ex.instruction
     assert "2 decimals" in ex.instruction and "half up" in ex.instruction
     assert ex.meta["r"] == 3.5 and ex.meta["x0"] == 0.4 and ex.meta["steps"] == 6
+    assert ex.meta["family"] == "logistic" and ex.meta["level"] == 5  # levels stop at 5, as MATH's
 
 
 def test_logistic_half_up_tie():
@@ -94,44 +96,82 @@ def test_logistic_half_up_tie():
     assert logistic_problem(r="2.5", x0="0.5", steps=1).answer == "0.63"
 
 
-def _recompute(ex: Example) -> list[str]:
-    """The trajectory of a complex problem, recomputed from its instruction/meta without the generator."""
-    m, task = ex.meta, ex.meta["task"]
-    if task == "logistic":
-        xs, r = [Decimal(str(m["x0"]))], Decimal(str(m["r"]))
-        for _ in range(m["steps"]):
-            xs.append((r * xs[-1] * (1 - xs[-1])).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
-        return [f"{x:.2f}" for x in xs]
+def _hundredths(text: str) -> int:
+    whole, frac = text.split(".")
+    return int(whole) * 100 + int(frac.ljust(2, "0"))
+
+
+def _check_step(task: str, line: str) -> tuple[str, str]:
+    """(input state, output state) of one solution line, its arithmetic redone in integers only."""
+    lhs, out = line.rsplit("=", 1)
+    if task == "logistic":  # r*x*(1-x), rounded to hundredths halves up: integer thousandths of 1e-5
+        r, x, y = lhs.split("*")
+        assert _hundredths(x) + _hundredths(y) == 100, line
+        exact = round(float(r) * 10) * _hundredths(x) * _hundredths(y)  # in 1e-5 units
+        assert _hundredths(out) == (exact + 500) // 1000, line
+        return x, out
     if task == "quadratic_mod":
-        c, mod, x0 = map(int, re.search(r"\^2 \+ (\d+)\) mod (\d+), x_0 = (\d+)", ex.instruction).groups())
+        x, c, m = map(int, re.fullmatch(r"\((\d+)\^2\+(\d+)\) mod (\d+)", lhs).groups())
+        assert int(out) == (x * x + c) % m, line
+        return str(x), out
+    digits = re.fullmatch(r"\d\^2(\+\d\^2)*", lhs) and lhs.replace("^2", "").split("+")
+    assert digits and int(out) == sum(int(d) ** 2 for d in digits), line
+    return "".join(digits), out
+
+
+def _recompute(ex: Example) -> list[str]:
+    """The trajectory of a complex problem, recomputed from its instruction alone, without the generator."""
+    task, q = ex.meta["task"], ex.instruction
+    k = int(re.search(r"x_(\d+)[.?]$|(\d+) times", q).group(1) or re.search(r"(\d+) times", q).group(1))
+    if task == "logistic":
+        r, x0 = re.search(r"= ([\d.]+)x_n\(1-x_n\), x_0 = ([\d.]+);", q).groups()
+        xs = [_hundredths(x0)]
+        for _ in range(k):
+            xs.append((round(float(r) * 10) * xs[-1] * (100 - xs[-1]) + 500) // 1000)
+        return [f"{v // 100}.{v % 100:02d}" for v in xs]
+    if task == "quadratic_mod":
+        c, mod, x0 = map(int, re.search(r"\^2 \+ (\d+)\) mod (\d+), x_0 = (\d+)", q).groups())
         step, seq = (lambda x: (x * x + c) % mod), [x0]
     else:
-        seq = [int(re.search(r"n = (\d+)", ex.instruction).group(1))]
-        if task == "collatz":
-            step = lambda x: x // 2 if x % 2 == 0 else 3 * x + 1  # noqa: E731
-        else:
-            step = lambda x: sum(int(d) ** 2 for d in str(x))  # noqa: E731
-    for _ in range(m["steps"]):
+        seq = [int(re.search(r"n = (\d+)", q).group(1))]
+        step = lambda x: sum(int(d) ** 2 for d in str(x))  # noqa: E731
+    for _ in range(k):
         seq.append(step(seq[-1]))
     return [str(v) for v in seq]
 
 
-def test_complex_answers_recomputed_and_boxed_is_last_step():
-    split = load_splits(cfg("complex", n_train=400))
-    tasks = set()
+def test_complex_answers_recomputed_and_every_line_is_one_correct_step():
+    split = load_splits(cfg("complex", n_train=600))
+    tasks, levels = set(), set()
     for ex in split.train:
-        tasks.add(ex.meta["task"])
+        task = ex.meta["task"]
+        tasks.add(task)
+        levels.add(ex.meta["level"])
         assert ex.response.endswith(f"\\boxed{{{ex.answer}}}") and last_boxed(ex.response) == ex.answer
-        assert 1 <= ex.meta["level"] <= 5 and ex.meta["type"]
+        assert ex.meta["family"] == task and ex.meta["type"] and ex.meta["level"] == ex.meta["steps"]
         traj = _recompute(ex)
-        assert [f"{v:.2f}" if ex.meta["task"] == "logistic" else str(v) for v in ex.meta["trajectory"]] == traj
-        counting = ex.meta["task"] == "collatz" and "Steps to reach 1" in ex.instruction
-        assert ex.answer == (str(ex.meta["steps"]) if counting else traj[-1])
-        if counting:
-            assert traj[-1] == "1" and "1" not in traj[:-1]
-        if ex.meta["task"] == "logistic" and "Find" in ex.instruction:
-            assert ex.response.split("\n")[0].split(", ")[-1] == f"x{ex.meta['steps']} = {ex.answer}"
-    assert tasks == {"logistic", "quadratic_mod", "collatz", "digit_squares"}
+        assert len(traj) == ex.meta["level"] + 1 and ex.answer == traj[-1]
+        assert [f"{v:.2f}" if task == "logistic" else str(v) for v in ex.meta["trajectory"]] == traj
+        lines = ex.response.split("\n")[:-1]
+        assert len(lines) == ex.meta["level"]
+        for n, line in enumerate(lines, 1):  # "x<n>=<step>=<value>": x_{n-1} in, x_n out
+            assert line.startswith(f"x{n}=")
+            assert _check_step(task, line[len(f"x{n}=") :]) == (traj[n - 1], traj[n]), line
+    assert tasks == {"logistic", "quadratic_mod", "digit_squares"} and levels == {1, 2, 3, 4, 5}
+
+
+def test_every_step_a_problem_needs_is_a_pretraining_fact():
+    """The backbone's corpus states one step of every map over every reachable state (module docs)."""
+    text = " ".join(pretraining_texts(30_000, seed=1234))  # conf/model/tiny.yaml's corpus
+    corpus = set(re.split(r"(?<=\.) ", text))
+    problems = load_splits(cfg("math", n_train=400)).train
+    needed = {line.split("=", 1)[1] + "." for ex in problems for line in ex.response.split("\n")[:-1]
+              if ex.meta["task"] != "basic"}  # fmt: skip
+    needed |= {line + "." for ex in problems for line in ex.response.split("\n")[:-1] if ex.meta["task"] == "basic"}
+    missing = needed - corpus
+    assert len(missing) <= 0.02 * len(needed), sorted(missing)[:10]
+    for ex in problems[:100]:  # no question text, no solution chain, no answer format in the corpus
+        assert ex.instruction not in text and ex.response.split("\n")[0] + "\n" not in text
 
 
 def test_paper_logistic_case_is_reachable():
@@ -155,10 +195,11 @@ def test_instruct_has_system_prompts_and_variety():
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_examples_short_and_fast(fmt):
     t = time.perf_counter()
-    examples = load_splits(cfg(fmt, n_train=10_000, n_val=0, n_test=0)).train
+    examples = load_splits(cfg(fmt, n_train=5_000 if fmt == "complex" else 10_000, n_val=0, n_test=0)).train
     assert time.perf_counter() - t < 4.0  # budget 2 s; slack for a loaded CI machine
     sizes = sorted(len((format_prompt(e) + e.response).encode()) for e in examples)
-    assert sizes[-1] < 192 and sizes[len(sizes) // 2] <= 160  # + eos fits the tiny model's max_len 192
+    limit = 192 if fmt in ("instruct", "basic") else 256  # + eos fits train.max_seq_len of conf/train/reproduce
+    assert sizes[-1] < limit and sizes[len(sizes) // 2] <= 192
 
 
 def test_pretraining_texts():

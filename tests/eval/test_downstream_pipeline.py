@@ -11,8 +11,8 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from cera.data import Example, format_prompt
 from cera.eval.config import EvalError, check_eval_config
-from cera.eval.downstream import (SFT_STOP, case_study, check_prompt_lengths, evaluate_task, generate, make_lm,
-                                  summarize_rows)  # fmt: skip
+from cera.eval.downstream import (SFT_STOP, breakdown, case_study, check_prompt_lengths, evaluate_task, generate,
+                                  make_lm, summarize_rows)  # fmt: skip
 from cera.eval.passk import pass_at_k
 from cera.tokenizer import build_tokenizer
 from tests.eval.lmeval_helpers import synthetic_task
@@ -98,6 +98,32 @@ def test_case_study_on_logistic_rows():
     assert out["greedy"]["state_collapse_rate"] == 1.0 and out["sampled"]["state_collapse_rate"] == 0.0
     assert out["greedy"]["per_step_abs_error"] == pytest.approx([0.0, 0.37, 0.03])
     assert case_study([rows[1]]) is None
+
+
+def test_breakdown_by_family_and_level():
+    def row(family, level, correct):
+        return {"meta": {"task": "x", "family": family, "level": level}, "greedy_correct": correct}
+
+    rows = [row("logistic", 1, 1), row("logistic", 1, 0), row("logistic", 3, 0), row("add", 1, 1),
+            {"meta": None, "greedy_correct": 1}]  # fmt: skip
+    out = breakdown(rows)
+    assert out["by_family"]["logistic"]["problems"] == 3
+    assert out["by_family"]["logistic"]["pass@1_greedy"]["value"] == pytest.approx(1 / 3)
+    assert out["by_level"]["1"]["pass@1_greedy"]["value"] == pytest.approx(2 / 3)
+    assert out["by_family_level"]["logistic/1"]["pass@1_greedy"]["value"] == 0.5
+    assert out["by_family_level"]["add/1"] == {"problems": 1, "pass@1_greedy": {"value": 1.0, "lo": 1.0, "hi": 1.0}}
+    assert set(out["by_family_level"]) == {"logistic/1", "logistic/3", "add/1"}  # the meta-less row is left out
+    assert breakdown([{"meta": None, "greedy_correct": 0}]) is None
+
+
+def test_summary_has_the_breakdown_of_synthetic_problems(tmp_path):
+    problems = [Example(e.instruction, e.response, answer=e.answer, meta={"family": "add", "level": 1 + (i > 0)})
+                for i, e in enumerate(PROBLEMS)]  # fmt: skip
+    task = synthetic_task(tmp_path, "basic", problems)
+    summary = summarize_rows(evaluate_task(ScriptedLM(), "basic", {"cera_basic": task}, CFG), [1])
+    levels = summary["breakdown"]["by_family_level"]
+    assert set(levels) == {"add/1", "add/2"} and levels["add/2"]["problems"] == 2
+    assert levels["add/1"]["pass@1_greedy"]["value"] == 1.0 and levels["add/2"]["pass@1_greedy"]["value"] == 0.0
 
 
 # ---- the real HFLM on a tiny random Llama with the byte tokenizer --------------------------------

@@ -1,5 +1,9 @@
 """GSM8K-like basic arithmetic word problems (1-3 steps, small non-negative integers).
 
+Operands stay small (factors <= 9, addends <= 20, results <= 90) so that every solution line is a
+fact the embedded backbone saw in pre-training (``step_fact``); what fine-tuning must teach is the
+GSM8K skill: read the story, pick the operations and chain the intermediate results.
+
 The response is a worked solution, one ``a op b = c`` line per step, ending in GSM8K's
 ``#### N`` line (N an integer, no commas), so lm-eval's GSM8K answer extraction applies as is.
 """
@@ -18,7 +22,7 @@ def _people(rng: Random, k: int):
 
 def _add(rng: Random):
     (name, pro), obj = rng.choice(NAMES), rng.choice(OBJECTS)
-    a, b = rng.randint(2, 40), rng.randint(2, 40)
+    a, b = rng.randint(2, 20), rng.randint(2, 20)
     q = f"{name} has {a} {obj}. {pro.capitalize()} gets {b} more. How many {obj} does {pro} have now?"
     return q, [f"{a} + {b} = {a + b}"], a + b
 
@@ -26,28 +30,28 @@ def _add(rng: Random):
 def _sub(rng: Random):
     (n1, _), (n2, _) = _people(rng, 2)
     obj = rng.choice(OBJECTS)
-    b = rng.randint(1, 30)
-    a = b + rng.randint(1, 30)
+    b = rng.randint(1, 20)
+    a = b + rng.randint(1, 20)
     q = f"{n1} had {a} {obj} and gave {b} to {n2}. How many {obj} does {n1} have left?"
     return q, [f"{a} - {b} = {a - b}"], a - b
 
 
 def _mul(rng: Random):
-    obj, a, b = rng.choice(OBJECTS), rng.randint(2, 12), rng.randint(2, 9)
+    obj, a, b = rng.choice(OBJECTS), rng.randint(2, 9), rng.randint(2, 9)
     q = f"A bag holds {a} {obj}. How many {obj} are in {b} bags?"
     return q, [f"{b} * {a} = {a * b}"], a * b
 
 
 def _div(rng: Random):
     (name, _), obj = rng.choice(NAMES), rng.choice(OBJECTS)
-    each, k = rng.randint(2, 12), rng.randint(2, 8)
+    each, k = rng.randint(2, 9), rng.randint(2, 9)
     q = f"{name} shares {each * k} {obj} equally among {k} friends. How many {obj} does each friend get?"
     return q, [f"{each * k} / {k} = {each}"], each
 
 
 def _buy_give(rng: Random):
     (name, _), obj = rng.choice(NAMES), rng.choice(OBJECTS)
-    a, b = rng.randint(2, 30), rng.randint(2, 30)
+    a, b = rng.randint(2, 15), rng.randint(2, 15)
     c = rng.randint(1, a + b)
     q = f"{name} has {a} {obj}, buys {b} more and gives away {c}. How many {obj} are left?"
     return q, [f"{a} + {b} = {a + b}", f"{a + b} - {c} = {a + b - c}"], a + b - c
@@ -55,29 +59,29 @@ def _buy_give(rng: Random):
 
 def _packs(rng: Random):
     (name, pro), obj = rng.choice(NAMES), rng.choice(OBJECTS)
-    a, b, c = rng.randint(2, 9), rng.randint(2, 10), rng.randint(1, 20)
+    a, b, c = rng.randint(2, 9), rng.randint(2, 9), rng.randint(1, 9)
     q = f"{name} buys {a} packs of {b} {obj} and finds {c} more. How many {obj} does {pro} have?"
     return q, [f"{a} * {b} = {a * b}", f"{a * b} + {c} = {a * b + c}"], a * b + c
 
 
 def _change(rng: Random):
     (name, pro), item = rng.choice(NAMES), rng.choice(ITEMS)
-    p, k = rng.randint(2, 15), rng.randint(2, 6)
-    bill = next(b for b in (10, 20, 50, 100) if b >= p * k)
+    p, k = rng.randint(2, 9), rng.randint(2, 5)
+    bill = next(b for b in (10, 20, 50) if b >= p * k)
     q = f"A {item} costs ${p}. {name} buys {k} and pays with a ${bill} bill. How much change does {pro} get?"
     return q, [f"{k} * {p} = {k * p}", f"{bill} - {k * p} = {bill - k * p}"], bill - k * p
 
 
 def _wages(rng: Random):
     (name, pro) = rng.choice(NAMES)
-    rate, h1, h2 = rng.randint(5, 20), rng.randint(2, 8), rng.randint(2, 8)
+    rate, h1, h2 = rng.randint(2, 9), rng.randint(1, 4), rng.randint(1, 4)
     q = f"{name} earns ${rate} an hour and works {h1} hours on Monday and {h2} on Tuesday. How much does {pro} earn?"
     return q, [f"{h1} + {h2} = {h1 + h2}", f"{h1 + h2} * {rate} = {(h1 + h2) * rate}"], (h1 + h2) * rate
 
 
 def _together(rng: Random):
     (n1, _), (n2, _), (n3, _) = _people(rng, 3)
-    obj, a, b = rng.choice(OBJECTS), rng.randint(2, 20), rng.randint(1, 15)
+    obj, a, b = rng.choice(OBJECTS), rng.randint(2, 9), rng.randint(1, 9)
     x = a + b
     q = f"{n1} has {a} {obj}. {n2} has {b} more than {n1}. {n3} has twice as many as {n2}. How many in total?"
     return q, [f"{a} + {b} = {x}", f"2 * {x} = {2 * x}", f"{a} + {x} + {2 * x} = {a + 3 * x}"], a + 3 * x
@@ -95,9 +99,18 @@ _BY_NAME = {t[0]: t for t in TEMPLATES}
 
 
 def sample(rng: Random) -> Example:
-    """One word problem; ``answer`` is the integer after ``####`` as a string."""
+    """One word problem; ``answer`` is the integer after ``####`` as a string; level = steps."""
     name = rng.choices(_NAMES, weights=_WEIGHTS)[0]
     _, fn, steps, _ = _BY_NAME[name]
     question, lines, result = fn(rng)
     response = "\n".join(lines) + f"\n#### {result}"
-    return Example(question, response, answer=str(result), meta={"task": "basic", "type": name, "steps": steps})
+    meta = {"task": "basic", "family": name, "type": name, "steps": steps, "level": steps}
+    return Example(question, response, answer=str(result), meta=meta)
+
+
+def step_fact(rng: Random) -> str:
+    """One solution line of a random problem as a plain statement for the pre-training corpus
+    (``"7 * 6 = 42."``): the backbone knows every computation a problem needs, never the problem."""
+    name = rng.choices(_NAMES, weights=_WEIGHTS)[0]
+    _, lines, _ = _BY_NAME[name][1](rng)
+    return rng.choice(lines) + "."

@@ -1,19 +1,27 @@
 """MATH-like problems that need iterated NON-LINEAR state updates (the paper's Table 2 theme).
 
 A linear low-rank update struggles to carry such a state through several steps; that is the
-capacity gap CeRA claims to close. Families (``meta["task"]``):
+capacity gap CeRA claims to close. Families (``meta["family"]`` = ``meta["task"]``):
 
 * ``logistic``: x_{n+1} = r x_n (1 - x_n), r in {2.5, 2.8, 3.2, 3.5, 3.7}, x_0 in 0.10..0.90.
   Every x_n is rounded to 2 decimals, halves up, before the next step; the problem states this
   rule and the answer is computed with ``decimal`` under exactly that rule, so it is reproducible
   on any machine. The paper's case (x_0 = 0.4, r = 3.5) is among the problems
   (``logistic_problem`` builds it directly). ``meta`` holds r, x0, steps and the trajectory.
-* ``quadratic_mod``: x <- (x^2 + c) mod m.
-* ``collatz``: steps of n -> n/2 | 3n+1, counted to 1 or applied k times.
-* ``digit_squares``: n <- sum of the squares of its digits, k times.
+* ``quadratic_mod``: x <- (x^2 + c) mod m, m in {7, 11, 13}, c in 1..6.
+* ``digit_squares``: n <- sum of the squares of its digits, from n in 10..199.
 
-Each response lists the steps and ends in ``\\boxed{answer}``; ``meta["level"]`` (1-5) grows with
-the number of iterations.
+``meta["level"]`` (1-5) is the number of iterations k. The worked solution writes one line per
+iteration, ``x<n>=<one step>=<value>`` (e.g. ``x1=3.5*0.40*0.60=0.84``), then ``\\boxed{x_k}``.
+
+Why this shape (README "Embedded tasks and budgets"): a GSM8K/MATH-like miniature tests whether
+fine-tuning teaches a *procedure* on top of knowledge the backbone already has, as MathInstruct
+does on Llama-3. One step of every map is therefore a plain fact of the pre-training corpus
+(``step_fact``, statement form, no question, no chain); the fine-tuned model must read the problem,
+iterate the map k times by feeding each value back in, and box the last one. Difficulty grows with
+k because every iteration is a chance to go wrong and errors propagate through the non-linear map.
+The state spaces are bounded (x on the 0.01 grid, x < 13, n <= 199) so that the backbone can hold
+every one-step fact; Collatz (piecewise affine, unbounded orbits) was dropped for that reason.
 """
 
 from __future__ import annotations
@@ -24,17 +32,40 @@ from random import Random
 from cera.data.types import Example
 
 LOGISTIC_R = ("2.5", "2.8", "3.2", "3.5", "3.7")
-MODULI = (7, 11, 13, 17, 19, 23, 29, 31)
+MODULI = (7, 11, 13)
+OFFSETS = (1, 2, 3, 4, 5, 6)
+MAX_LEVEL = 5
 _CENT = Decimal("0.01")
+
+
+def logistic_step(r: str, x: Decimal) -> Decimal:
+    """r x (1 - x) rounded to 2 decimals, halves up (the rule the problems state)."""
+    return (Decimal(r) * x * (1 - x)).quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
 def logistic_trajectory(r: str, x0: str, steps: int) -> list[Decimal]:
     """[x_0, ..., x_steps] under the 2-decimal, half-up rounding rule stated in the problems."""
-    rd, xs = Decimal(r), [Decimal(x0)]
+    xs = [Decimal(x0).quantize(_CENT)]
     for _ in range(steps):
-        x = xs[-1]
-        xs.append((rd * x * (1 - x)).quantize(_CENT, rounding=ROUND_HALF_UP))
+        xs.append(logistic_step(r, xs[-1]))
     return xs
+
+
+def logistic_line(r: str, x: Decimal) -> str:
+    """One step as written in solutions and in the pre-training corpus: ``3.5*0.40*0.60=0.84``."""
+    return f"{r}*{x:.2f}*{1 - x:.2f}={logistic_step(r, x):.2f}"
+
+
+def quadratic_line(x: int, c: int, m: int) -> str:
+    return f"({x}^2+{c}) mod {m}={(x * x + c) % m}"
+
+
+def digit_squares_line(n: int) -> str:
+    return "+".join(f"{d}^2" for d in str(n)) + f"={sum(int(d) ** 2 for d in str(n))}"
+
+
+def _solution(lines: list[str], answer: str) -> str:
+    return "".join(f"x{i}={line}\n" for i, line in enumerate(lines, 1)) + f"\\boxed{{{answer}}}"
 
 
 def logistic_problem(r: str = "3.5", x0: str = "0.4", steps: int = 4, ask: str = "value") -> Example:
@@ -43,76 +74,54 @@ def logistic_problem(r: str = "3.5", x0: str = "0.4", steps: int = 4, ask: str =
     if ask not in asks:
         raise ValueError(f"ask={ask!r} must be one of {sorted(asks)}")
     xs = logistic_trajectory(r, x0, steps)
-    q = f"x_{{n+1}} = {r}x_n(1-x_n), x_0 = {x0}; round x_n to 2 decimals, half up."
-    q += asks[ask]
+    q = f"x_{{n+1}} = {r}x_n(1-x_n), x_0 = {xs[0]:.2f}; round x_n to 2 decimals, half up." + asks[ask]
     answer = f"{xs[-1]:.2f}"
-    steps_text = ", ".join(f"x{i} = {x:.2f}" for i, x in enumerate(xs[1:], 1))
     meta = {
-        "task": "logistic", "type": "Dynamical Systems", "level": min(steps, 5), "r": float(r),
-        "x0": float(x0), "steps": steps, "ask": ask, "trajectory": [float(x) for x in xs],
+        "task": "logistic", "family": "logistic", "type": "Dynamical Systems", "level": min(steps, MAX_LEVEL),
+        "r": float(r), "x0": float(x0), "steps": steps, "ask": ask, "trajectory": [float(x) for x in xs],
     }  # fmt: skip
-    return Example(q, f"{steps_text}\n\\boxed{{{answer}}}", answer=answer, meta=meta)
+    return Example(q, _solution([logistic_line(r, x) for x in xs[:-1]], answer), answer=answer, meta=meta)
+
+
+def _levels(rng: Random) -> int:
+    return rng.randint(1, MAX_LEVEL)
 
 
 def _logistic(rng: Random) -> Example:
-    x0 = str(Decimal(rng.randint(10, 90)) / 100)  # "0.4", "0.45": exact, no float formatting
-    ask = rng.choice(("value", "what", "trajectory"))
-    return logistic_problem(rng.choice(LOGISTIC_R), x0, rng.randint(1, 5), ask)
+    x0 = str(Decimal(rng.randint(10, 90)) / 100)
+    return logistic_problem(rng.choice(LOGISTIC_R), x0, _levels(rng), rng.choice(("value", "what", "trajectory")))
 
 
 def _quadratic_mod(rng: Random) -> Example:
-    m = rng.choice(MODULI)
-    c, x, k = rng.randint(1, m - 1), rng.randrange(m), rng.randint(1, 5)
-    q = f"x_{{n+1}} = (x_n^2 + {c}) mod {m}, x_0 = {x}. Find x_{k}."
-    parts, traj = [], [x]
+    m, c = rng.choice(MODULI), rng.choice(OFFSETS)
+    x, k = rng.randrange(m), _levels(rng)
+    ask = f" Find x_{k}." if rng.random() < 0.5 else f" What is x_{k}?"
+    q = f"x_{{n+1}} = (x_n^2 + {c}) mod {m}, x_0 = {x}." + ask
+    lines, traj = [], [x]
     for _ in range(k):
-        v = x * x + c
-        x = v % m
+        lines.append(quadratic_line(x, c, m))
+        x = (x * x + c) % m
         traj.append(x)
-        parts.append(f"{v} mod {m} = {x}")
-    meta = {"task": "quadratic_mod", "type": "Number Theory", "level": k, "steps": k, "trajectory": traj}
-    return Example(q, ", ".join(parts) + f"\n\\boxed{{{x}}}", answer=str(x), meta=meta)
-
-
-def _collatz_step(n: int) -> int:
-    return n // 2 if n % 2 == 0 else 3 * n + 1
-
-
-def _collatz(rng: Random) -> Example:
-    rule = "n -> n/2 (n even) or 3n+1 (n odd)"
-    if rng.random() < 0.5:  # count the steps to 1; starts with long orbits are redrawn
-        seq = [0]
-        while seq[-1] != 1:
-            seq = [rng.randint(2, 64)]
-            while seq[-1] != 1 and len(seq) <= 12:
-                seq.append(_collatz_step(seq[-1]))
-        k = len(seq) - 1
-        q = f"From n = {seq[0]}, apply {rule}. Steps to reach 1?"
-        answer, level = str(k), min(5, 1 + k // 3)
-    else:  # value after k steps
-        seq, k = [rng.randint(2, 99)], rng.randint(1, 5)
-        for _ in range(k):
-            seq.append(_collatz_step(seq[-1]))
-        q = f"From n = {seq[0]}, apply {rule} {k} times. Result?"
-        answer, level = str(seq[-1]), k
-    meta = {"task": "collatz", "type": "Number Theory", "level": level, "steps": k, "trajectory": seq}
-    return Example(q, " -> ".join(map(str, seq)) + f"\n\\boxed{{{answer}}}", answer=answer, meta=meta)
+    meta = {"task": "quadratic_mod", "family": "quadratic_mod", "type": "Number Theory", "level": k, "steps": k,
+            "trajectory": traj}  # fmt: skip
+    return Example(q, _solution(lines, str(x)), answer=str(x), meta=meta)
 
 
 def _digit_squares(rng: Random) -> Example:
-    n, k = rng.randint(10, 999), rng.randint(1, 5)
-    q = f"Replace n = {n} by the sum of the squares of its digits, {k} times. Result?"
-    parts, seq = [], [n]
+    n, k = rng.randint(10, 199), _levels(rng)
+    q = (f"Replace n = {n} by the sum of the squares of its digits, {k} times. Result?" if rng.random() < 0.5
+         else f"Starting from n = {n}, replace n by the sum of the squares of its digits {k} times. Final n?")
+    lines, seq = [], [n]
     for _ in range(k):
-        digits = [int(d) for d in str(seq[-1])]
-        seq.append(sum(d * d for d in digits))
-        parts.append("+".join(str(d * d) for d in digits) + f"={seq[-1]}")
-    meta = {"task": "digit_squares", "type": "Number Theory", "level": k, "steps": k, "trajectory": seq}
-    return Example(q, ", ".join(parts) + f"\n\\boxed{{{seq[-1]}}}", answer=str(seq[-1]), meta=meta)
+        lines.append(digit_squares_line(seq[-1]))
+        seq.append(sum(int(d) ** 2 for d in str(seq[-1])))
+    meta = {"task": "digit_squares", "family": "digit_squares", "type": "Number Theory", "level": k, "steps": k,
+            "trajectory": seq}  # fmt: skip
+    return Example(q, _solution(lines, str(seq[-1])), answer=str(seq[-1]), meta=meta)
 
 
-FAMILIES = (("logistic", _logistic, 0.35), ("quadratic_mod", _quadratic_mod, 0.25),
-            ("collatz", _collatz, 0.15), ("digit_squares", _digit_squares, 0.25))  # fmt: skip
+FAMILIES = (("logistic", _logistic, 0.5), ("quadratic_mod", _quadratic_mod, 0.25),
+            ("digit_squares", _digit_squares, 0.25))  # fmt: skip
 _NAMES = [f[0] for f in FAMILIES]
 _WEIGHTS = [f[2] for f in FAMILIES]
 _FNS = {f[0]: f[1] for f in FAMILIES}
@@ -121,3 +130,18 @@ _FNS = {f[0]: f[1] for f in FAMILIES}
 def sample(rng: Random) -> Example:
     """One complex problem from a family drawn with the weights in ``FAMILIES``."""
     return _FNS[rng.choices(_NAMES, weights=_WEIGHTS)[0]](rng)
+
+
+def step_fact(rng: Random) -> str:
+    """One step of one map as a plain statement for the pre-training corpus (no question, no chain).
+
+    Covers every state a problem can reach: logistic x on the whole 0.01..0.99 grid, every x < m,
+    every n <= 199 (a digit-square sum of n <= 199 is at most 1 + 81 + 81 = 163).
+    """
+    kind = rng.choices(_NAMES, weights=_WEIGHTS)[0]
+    if kind == "logistic":
+        return logistic_line(rng.choice(LOGISTIC_R), Decimal(rng.randint(1, 99)) / 100) + "."
+    if kind == "quadratic_mod":
+        m = rng.choice(MODULI)
+        return quadratic_line(rng.randrange(m), rng.choice(OFFSETS), m) + "."
+    return digit_squares_line(rng.randint(1, 199)) + "."

@@ -5,12 +5,19 @@ model to adapt; it must NOT see the SFT template (``### Instruction:``) nor the 
 phrasing, so that fine-tuning has something real to learn. Documents are therefore statements
 ("3 + 4 = 7", "apple backwards is elppa", "grass is green"), never instruction/answer pairs.
 Each document is at most ``MAX_DOC_BYTES`` UTF-8 bytes.
+
+Half of the sentences are the one-step computations of the math tasks (``basic.step_fact``:
+"7 * 6 = 42.", ``complex.step_fact``: "3.5*0.40*0.60=0.84.", "(4^2+3) mod 11=8.", "3^2+7^2=58."),
+drawn over every state the problems can reach: the backbone knows the arithmetic, as Llama-3 does
+before MathInstruct, and fine-tuning has to teach the procedure (read the problem, iterate, answer).
+No question text, no multi-step chain and no answer format ever appears here.
 """
 
 from __future__ import annotations
 
 from random import Random
 
+from cera.data.synthetic import basic, complex as complex_problems
 from cera.data.synthetic.words import (
     ADJECTIVES,
     COLORS,
@@ -90,7 +97,11 @@ def _sequence(rng: Random) -> str:
     return "After " + ", then ".join(names[(i + k) % len(names)] for k in range(rng.randint(2, 4))) + "."
 
 
-_SENTENCES = (_story, _arith, _number_fact, _spelling, _fact, _sequence)
+# (sentence kind, weight): general text and arithmetic 6/12, the tasks' one-step facts 6/12
+_SENTENCES = ((_story, 1), (_arith, 1), (_number_fact, 1), (_spelling, 1), (_fact, 1), (_sequence, 1),
+              (basic.step_fact, 2), (complex_problems.step_fact, 4))  # fmt: skip
+_KINDS = [k for k, _ in _SENTENCES]
+_KIND_WEIGHTS = [w for _, w in _SENTENCES]
 
 
 def pretraining_texts(n: int, seed: int) -> list[str]:
@@ -102,7 +113,7 @@ def pretraining_texts(n: int, seed: int) -> list[str]:
         sents: list[str] = []
         size = 0
         while True:
-            s = rng.choice(_SENTENCES)(rng)
+            s = rng.choices(_KINDS, weights=_KIND_WEIGHTS)[0](rng)
             if size + len(s) + 1 > target:
                 break
             sents.append(s)
