@@ -10,6 +10,7 @@ The response is a worked solution, one ``a op b = c`` line per step, ending in G
 
 from __future__ import annotations
 
+from itertools import accumulate
 from random import Random
 
 from cera.data.synthetic.words import ITEMS, NAMES, OBJECTS
@@ -94,13 +95,13 @@ TEMPLATES = (
     ("wages", _wages, 2, 1.0), ("together", _together, 3, 1.5),
 )  # fmt: skip
 _NAMES = [t[0] for t in TEMPLATES]
-_WEIGHTS = [t[3] for t in TEMPLATES]
+_CUM = list(accumulate(t[3] for t in TEMPLATES))  # cum_weights= draws exactly as weights=
 _BY_NAME = {t[0]: t for t in TEMPLATES}
 
 
 def sample(rng: Random) -> Example:
     """One word problem; ``answer`` is the integer after ``####`` as a string; level = steps."""
-    name = rng.choices(_NAMES, weights=_WEIGHTS)[0]
+    name = rng.choices(_NAMES, cum_weights=_CUM)[0]
     _, fn, steps, _ = _BY_NAME[name]
     question, lines, result = fn(rng)
     response = "\n".join(lines) + f"\n#### {result}"
@@ -111,6 +112,6 @@ def sample(rng: Random) -> Example:
 def step_fact(rng: Random) -> str:
     """One solution line of a random problem as a plain statement for the pre-training corpus
     (``"7 * 6 = 42."``): the backbone knows every computation a problem needs, never the problem."""
-    name = rng.choices(_NAMES, weights=_WEIGHTS)[0]
+    name = rng.choices(_NAMES, cum_weights=_CUM)[0]
     _, lines, _ = _BY_NAME[name][1](rng)
     return rng.choice(lines) + "."

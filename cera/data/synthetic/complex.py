@@ -27,6 +27,7 @@ every one-step fact; Collatz (piecewise affine, unbounded orbits) was dropped fo
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import accumulate
 from random import Random
 
 from cera.data.types import Example
@@ -123,13 +124,13 @@ def _digit_squares(rng: Random) -> Example:
 FAMILIES = (("logistic", _logistic, 0.5), ("quadratic_mod", _quadratic_mod, 0.25),
             ("digit_squares", _digit_squares, 0.25))  # fmt: skip
 _NAMES = [f[0] for f in FAMILIES]
-_WEIGHTS = [f[2] for f in FAMILIES]
+_CUM = list(accumulate(f[2] for f in FAMILIES))  # cum_weights= draws exactly as weights=
 _FNS = {f[0]: f[1] for f in FAMILIES}
 
 
 def sample(rng: Random) -> Example:
     """One complex problem from a family drawn with the weights in ``FAMILIES``."""
-    return _FNS[rng.choices(_NAMES, weights=_WEIGHTS)[0]](rng)
+    return _FNS[rng.choices(_NAMES, cum_weights=_CUM)[0]](rng)
 
 
 def step_fact(rng: Random) -> str:
@@ -138,7 +139,7 @@ def step_fact(rng: Random) -> str:
     Covers every state a problem can reach: logistic x on the whole 0.01..0.99 grid, every x < m,
     every n <= 199 (a digit-square sum of n <= 199 is at most 1 + 81 + 81 = 163).
     """
-    kind = rng.choices(_NAMES, weights=_WEIGHTS)[0]
+    kind = rng.choices(_NAMES, cum_weights=_CUM)[0]
     if kind == "logistic":
         return logistic_line(rng.choice(LOGISTIC_R), Decimal(rng.randint(1, 99)) / 100) + "."
     if kind == "quadratic_mod":

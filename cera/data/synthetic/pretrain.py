@@ -15,6 +15,7 @@ No question text, no multi-step chain and no answer format ever appears here.
 
 from __future__ import annotations
 
+from itertools import accumulate
 from random import Random
 
 from cera.data.synthetic import basic, complex as complex_problems
@@ -101,7 +102,7 @@ def _sequence(rng: Random) -> str:
 _SENTENCES = ((_story, 1), (_arith, 1), (_number_fact, 1), (_spelling, 1), (_fact, 1), (_sequence, 1),
               (basic.step_fact, 2), (complex_problems.step_fact, 4))  # fmt: skip
 _KINDS = [k for k, _ in _SENTENCES]
-_KIND_WEIGHTS = [w for _, w in _SENTENCES]
+_KIND_CUM = list(accumulate(w for _, w in _SENTENCES))  # rng.choices(cum_weights=) = weights=, faster
 
 
 def pretraining_texts(n: int, seed: int) -> list[str]:
@@ -113,7 +114,7 @@ def pretraining_texts(n: int, seed: int) -> list[str]:
         sents: list[str] = []
         size = 0
         while True:
-            s = rng.choices(_KINDS, weights=_KIND_WEIGHTS)[0](rng)
+            s = rng.choices(_KINDS, cum_weights=_KIND_CUM)[0](rng)
             if size + len(s) + 1 > target:
                 break
             sents.append(s)
