@@ -25,7 +25,7 @@ help:
 	@echo "make sweep       the default 9-run sweep on the embedded default: $(SWEEP)"
 	@echo "make reproduce   every experiment on the embedded default, the benchmark, then make figures"
 	@echo "                 (SEEDS=$(SEEDS); logs in $(OUTPUTS)/logs/; ~90 min on 2 CPU cores, see README)"
-	@echo "make experiment-<name>  one experiments/<name>.yaml sweep (SEEDS=$(SEEDS))"
+	@echo "make experiment-<name>  one conf/experiment/<name>.yaml sweep (SEEDS=$(SEEDS))"
 	@echo "make bench       the §4.5 compute/latency/memory benchmark (python -m cera.bench)"
 	@echo "make mechanism   the linear-ceiling experiment on one frozen layer (python -m cera.mechanism, ~7 CPU-min, 1 thread)"
 	@echo "make figures     every table, figure and the claims report from $(OUTPUTS)/runs (python -m analysis)"
@@ -68,23 +68,23 @@ slurm-status:
 	cera/cluster/local_slurm.sh status
 
 experiment-%:
-	$(PYTHON) -m cera.run -m +experiment=$* seeds=$(SEEDS)
+	$(PYTHON) -m cera.run -m experiment=$* seeds=$(SEEDS)
 
 reproduce:
 	@mkdir -p $(OUTPUTS)/logs
 	@start=$$(date +%s); \
 	echo "reproduce: chains A ($(REPRO_A)) and B ($(REPRO_B)) side by side; logs in $(OUTPUTS)/logs/"; \
 	$(MAKE) --no-print-directory -j2 reproduce-a reproduce-b && \
-	for e in $(REPRO_TAIL); do $(PYTHON) -m cera.run -m +experiment=$$e seeds=$(SEEDS) || exit 1; done && \
+	for e in $(REPRO_TAIL); do $(PYTHON) -m cera.run -m experiment=$$e seeds=$(SEEDS) || exit 1; done && \
 	$(MAKE) --no-print-directory bench mechanism figures && \
 	echo "reproduce: done in $$(( $$(date +%s) - start )) s"
 
 reproduce-a:
-	@for e in $(REPRO_A); do echo "[A] $$e"; OMP_NUM_THREADS=1 $(PYTHON) -m cera.run -m +experiment=$$e \
+	@for e in $(REPRO_A); do echo "[A] $$e"; OMP_NUM_THREADS=1 $(PYTHON) -m cera.run -m experiment=$$e \
 	  seeds=$(SEEDS) train.progress_bar=false >> $(OUTPUTS)/logs/reproduce-A.log 2>&1 || exit 1; done
 
 reproduce-b:
-	@for e in $(REPRO_B); do echo "[B] $$e"; OMP_NUM_THREADS=1 $(PYTHON) -m cera.run -m +experiment=$$e \
+	@for e in $(REPRO_B); do echo "[B] $$e"; OMP_NUM_THREADS=1 $(PYTHON) -m cera.run -m experiment=$$e \
 	  seeds=$(SEEDS) train.progress_bar=false >> $(OUTPUTS)/logs/reproduce-B.log 2>&1 || exit 1; done
 
 bench:

@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 from cera.integrity import CorruptFile, read_json_checked, read_jsonl_checked
+from cera.io import read_json
 from cera.runs.naming import HASHED_KEYS, NON_RESULT_KEYS
 from cera.runs.record import read_run
 
@@ -27,11 +28,7 @@ MATH_DATA = {"synthetic_math", "mathinstruct"}
 TASK_ROLE = {"complex": "math", "hendrycks_math": "math", "math500": "math", "basic": "gsm8k", "gsm8k": "gsm8k"}
 
 
-def _json(path: Path, default=None):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return default
+_json = read_json  # missing or unreadable files read as `default`
 
 
 # Keys of the saved config that cannot change a result: cera.runs.naming keeps them out of the run hash,

@@ -6,7 +6,6 @@ before a run directory exists; each failure is one line naming the bad value and
 
 from __future__ import annotations
 
-import inspect
 import math
 from pathlib import Path
 from typing import Any, Mapping
@@ -37,10 +36,21 @@ def group_options(group: str) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
-def check_rank(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"rank={value!r} is invalid: must be a positive integer")
+def check_int(value: Any, key: str, minimum: int = 1, hint: str = "", error: type[Exception] | None = None) -> int:
+    """`value` if it is an integer >= minimum (not a bool), else one line naming `key` (ConfigError)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        bound = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise (error or ConfigError)(f"{key}={value!r} is invalid: must be {bound}{hint}")
     return value
+
+
+def plain(cfg: Any) -> dict:
+    """A config section as a plain dict (a DictConfig resolved first)."""
+    return dict(OmegaConf.to_container(cfg, resolve=True)) if isinstance(cfg, DictConfig) else dict(cfg)
+
+
+def check_rank(value: Any) -> int:
+    return check_int(value, "rank")
 
 
 def check_dropout(value: Any) -> float:
@@ -62,18 +72,11 @@ def check_seed(value: Any) -> int:
 
 
 def check_paper_rank(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"paper_rank={value!r} is invalid: must be a positive integer (a Llama-3-8B rank, e.g. 64)")
-    return value
+    return None if value is None else check_int(value, "paper_rank", hint=" (a Llama-3-8B rank, e.g. 64)")
 
 
 def check_budget_factor(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"budget_factor={value!r} is invalid: must be a positive integer (1 = the recipe's budget, "
-                          "2 = the convergence check)")
-    return value
+    return check_int(value, "budget_factor", hint=" (1 = the recipe's budget, 2 = the convergence check)")
 
 
 SWEEP_KEYS = {"rank": check_rank, "dropout": check_dropout, "lr": check_lr, "seed": check_seed}
@@ -119,10 +122,8 @@ def given_keys(overrides: list[str]) -> set[str]:
 
 
 def check_seeds(value: Any) -> int:
-    """`seeds` (experiments/: seeds per cell); 0 would silently launch an empty sweep."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"seeds={value!r} is invalid: must be a positive integer (seeds per cell)")
-    return value
+    """`seeds` (conf/experiment/: seeds per cell); 0 would silently launch an empty sweep."""
+    return check_int(value, "seeds", hint=" (seeds per cell)")
 
 
 ARGV_CHECKS = {**SWEEP_KEYS, "seeds": check_seeds, "paper_rank": check_paper_rank,
@@ -133,19 +134,38 @@ TRAIN_POSITIVE_INTS = ("max_steps", "batch_size", "eval_batch_size", "grad_accum
 
 def check_train(train: Mapping) -> None:
     for key in TRAIN_POSITIVE_INTS:
-        v = train.get(key)
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise ConfigError(f"train.{key}={v!r} is invalid: must be a positive integer")
+        check_int(train.get(key), f"train.{key}")
     w = train.get("warmup_ratio")
     if not isinstance(w, (int, float)) or not 0 <= w < 1:
         raise ConfigError(f"train.warmup_ratio={w!r} is invalid: must be a number in [0, 1)")
     if train.get("precision") not in ("auto", "bf16", "fp32"):
         raise ConfigError(f"train.precision={train.get('precision')!r} is invalid: choose from auto, bf16, fp32")
+    if not isinstance(train.get("gradient_checkpointing", False), bool):
+        raise ConfigError(f"train.gradient_checkpointing={train.get('gradient_checkpointing')!r} is invalid: "
+                          "true or false")
+    from cera.train.trackers import check_trackers
+
+    try:
+        check_trackers(train)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def did_you_mean(key: str, options) -> str:
+    """' (did you mean x?)' when an option is close to `key` (difflib), else ''."""
+    import difflib
+
+    close = difflib.get_close_matches(key, list(options), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def adapter_config(method: Mapping):
-    """Build the adapter config object (ours or ``peft.LoraConfig``) from a ``method`` config."""
-    from hydra.utils import get_class
+    """Build the adapter config (ours or ``peft.LoraConfig``) from a ``method`` config with
+    ``hydra.utils.instantiate``; every key but ``name`` and ``lr`` is a field of the ``_target_``."""
+    import dataclasses
+
+    from hydra.errors import InstantiationException
+    from hydra.utils import get_class, instantiate
 
     name = method.get("name")
     try:
@@ -153,15 +173,22 @@ def adapter_config(method: Mapping):
     except Exception as exc:  # noqa: BLE001 - any import failure is a config error here
         raise ConfigError(f"method {name!r}: cannot import _target_={method.get('_target_')!r} ({exc})") from None
     fields = {k: v for k, v in method.items() if k not in METHOD_META_KEYS}
-    allowed = set(inspect.signature(cls).parameters)
-    unknown = sorted(set(fields) - allowed)
-    if unknown:
-        raise ConfigError(f"method.{unknown[0]} is not an option of method={name}: "
-                          f"allowed are {', '.join(sorted(k for k in fields if k in allowed))}")
+    allowed = {f.name for f in dataclasses.fields(cls) if f.init} if dataclasses.is_dataclass(cls) else set(fields)
+    for key in sorted(set(fields) - allowed):
+        raise ConfigError(f"method.{key} is not an option of method={name}{did_you_mean(key, allowed)}")
     try:
-        return cls(**fields)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"method={name}: {str(exc).splitlines()[0]}") from None
+        config = instantiate({"_target_": method["_target_"], **fields}, _convert_="all")
+    except InstantiationException as exc:
+        cause = exc.__cause__ or exc
+        raise ConfigError(f"method={name}: {str(cause).splitlines()[0]}") from None
+    if hasattr(config, "lora_alpha"):  # PEFT's LoraConfig accepts any alpha; ours check theirs
+        from cera.adapters.config import check_lora_alpha
+
+        try:
+            check_lora_alpha(config.lora_alpha)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    return config
 
 
 def validate(cfg: DictConfig) -> Any:
@@ -212,3 +239,42 @@ def check_argv(argv: list[str]) -> None:
             for v in values:
                 if not (isinstance(v, str) and v.startswith("${")):
                     ARGV_CHECKS[key](v)
+    check_keys(overrides)
+
+
+def _first_value(o) -> str:
+    return str(next(iter(o.sweep_iterator()))) if o.is_sweep_override() else str(o.value())
+
+
+def _dotted_keys(node, prefix: str = "") -> set[str]:
+    keys = set()
+    for k, v in node.items_ex(resolve=False) if isinstance(node, DictConfig) else ():
+        dotted = f"{prefix}{k}"
+        keys.add(dotted)
+        keys |= _dotted_keys(v, dotted + ".")
+    return keys
+
+
+def check_keys(overrides: list, config_name: str = "config") -> None:
+    """Unknown keys are errors: every key set on the command line (also with `+`) must exist in the
+    composed config (every group is closed); one line, with a close match if there is one.
+
+    Composed once, with the group choices of the command line (first value of a sweep), so the keys
+    of the chosen method, model, data, experiment and arm count as known.
+    """
+    from hydra import compose, initialize_config_dir
+
+    groups = [o for o in overrides if group_options(o.key_or_group) and not o.is_delete()]
+    keys = [o for o in overrides if not group_options(o.key_or_group) and not o.key_or_group.startswith("hydra")]
+    if not keys:
+        return
+    choices = [f"{o.key_or_group}={_first_value(o)}" for o in groups if not o.is_sweep_override() or o.is_discrete_sweep()]
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name, overrides=choices)
+    known = _dotted_keys(cfg)
+    for o in keys:
+        key = o.key_or_group
+        if key not in known:
+            raise ConfigError(f"unknown key {key}{did_you_mean(key, known)}: every config key is fixed by conf/ "
+                              "(see `python -m cera.run --cfg job`)")

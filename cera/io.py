@@ -34,7 +34,19 @@ def atomic_write_jsonl(path: str | os.PathLike, rows: list[dict]) -> Path:
 
 
 def read_json(path: str | os.PathLike, default: Any = None) -> Any:
+    """The parsed file, or `default` when it is missing, unreadable or not JSON."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+    except (OSError, ValueError):  # ValueError: JSONDecodeError and UnicodeDecodeError
         return default
+
+
+def looks_local(path: str, suffixes: tuple[str, ...] = ()) -> bool:
+    """The local-path rule (model.path, data.source): an existing path, or one that starts with '/',
+    '.' or '~', ends with '/' or has one of `suffixes`, is local; anything else is a Hub id."""
+    return (
+        Path(path).expanduser().exists()
+        or path.startswith(("/", ".", "~"))
+        or path.endswith("/")
+        or (bool(suffixes) and Path(path).suffix in suffixes)
+    )

@@ -85,7 +85,14 @@ def _output_dir(argv: list[str]) -> str | None:
     return None if any(c in value for c in ",${[") else value
 
 
+def normalize_argv(argv: list[str]) -> list[str]:
+    """experiment and arm are optional groups of the defaults list (no `+` needed); the older
+    `+experiment=` / `+arm=` spelling, which Hydra would now refuse, still works."""
+    return [a.removeprefix("+") if a.startswith(("+experiment=", "+arm=")) else a for a in argv]
+
+
 def cli() -> None:
+    sys.argv[1:] = normalize_argv(sys.argv[1:])
     from cera.preflight import PreflightError, check_writable
 
     try:

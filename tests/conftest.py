@@ -65,3 +65,15 @@ def cli_env(tmp_path, cache_dir) -> dict:
     env = dict(os.environ)
     env.update(CERA_OUTPUTS=str(tmp_path / "outputs"), CERA_CACHE=str(cache_dir), PYTHONUNBUFFERED="1")
     return env
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny matmuls gain nothing from threads; on a busy 2-core box OpenMP's barrier makes each
+    Linear ~100x slower with 2 threads (16 ms vs 0.1 ms). Restored after each test."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

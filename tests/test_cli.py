@@ -42,6 +42,10 @@ BAD = [
     (["model.target_modules=[nope_proj]"], "nope_proj"),
     (["data=slimorca", "data.source=/nonexistent/orca.jsonl"], "/nonexistent/orca.jsonl"),
     (["model.init=random"], "model.init=random has untrained weights"),
+    (["train.max_step=5"], "unknown key train.max_step (did you mean train.max_steps?)"),
+    (["+train.max_step=5"], "unknown key train.max_step (did you mean train.max_steps?)"),
+    (["+foo=1"], "unknown key foo"),
+    (["-m", "methd=lora,cera"], "unknown key methd (did you mean method?)"),
 ]
 
 

@@ -8,7 +8,6 @@ from cera.config import CONF_DIR, ConfigError, adapter_config, check_argv, group
 
 GROUPS = sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and any(p.glob("*.yaml")) and p.name != "hydra")
 CHOICES = [(g, o) for g in GROUPS for o in group_options(g)]
-OPTIONAL = {"arm", "experiment"}  # not in the primary defaults list: selected with +group=option
 
 
 def test_groups_are_found():
@@ -20,7 +19,7 @@ def test_groups_are_found():
 def test_every_config_composes_and_resolves(compose, group, option):
     from omegaconf import OmegaConf
 
-    cfg = compose(f"{'+' if group in OPTIONAL else ''}{group}={option}", tiny=False)
+    cfg = compose(f"{group}={option}", tiny=False)  # experiment and arm: optional groups (null by default)
     OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
     if group in ("method", "model", "train"):
         validate(cfg)
@@ -61,6 +60,7 @@ def test_method_defaults_follow_the_paper(compose):
         ("train.max_steps=0", "train.max_steps=0 is invalid"),
         ("train.precision=fp8", "train.precision='fp8' is invalid: choose from auto, bf16, fp32"),
         ("+method.bogus=1", "method.bogus is not an option of method=cera"),
+        ("+method.activaton=relu", "method.activaton is not an option of method=cera (did you mean activation?)"),
         ("model.kind=remote", "model.kind='remote' is invalid: choose from embedded, hub"),
     ],
 )
@@ -80,9 +80,14 @@ def test_validate_rejects_bad_values(compose, override, fragment):
         (["lr=1e-4,-5e-4"], "lr=-0.0005 is invalid"),
         (["model=gpt5"], "model=gpt5 is not a known model"),
         (["seed=-1"], "seed=-1 is invalid"),
-        (["-m", "+experiment=fig1_scaling_law", "seeds=0"], "seeds=0 is invalid: must be a positive integer"),
-        (["-m", "+experiment=fig9"], "experiment=fig9 is not a known experiment: choose from fig1_scaling_law"),
-        (["-m", "+arm=cera_p0.5"], "arm=cera_p0.5 is not a known arm"),
+        (["-m", "experiment=fig1_scaling_law", "seeds=0"], "seeds=0 is invalid: must be a positive integer"),
+        (["-m", "experiment=fig9"], "experiment=fig9 is not a known experiment: choose from fig1_scaling_law"),
+        (["-m", "arm=cera_p0.5"], "arm=cera_p0.5 is not a known arm"),
+        (["-m", "+experiment=fig9"], "experiment=fig9 is not a known experiment"),
+        (["train.max_step=5"], "unknown key train.max_step (did you mean train.max_steps?)"),
+        (["+train.max_step=5", "method=lora"], "unknown key train.max_step (did you mean train.max_steps?)"),
+        (["+foo=1"], "unknown key foo"),
+        (["method=lora", "method.lora_alpa=3"], "unknown key method.lora_alpa (did you mean method.lora_alpha?)"),
     ],
 )
 def test_argv_checked_before_hydra(argv, fragment):
@@ -94,6 +99,15 @@ def test_argv_checked_before_hydra(argv, fragment):
 @pytest.mark.parametrize("argv", [["-m", "method=lora,dora,cera", "rank=64,128,512"],
                                   ["method=cera", "dropout=0,0.1,0.2,0.3", "lr=1e-4,5e-4"],
                                   ["hydra/launcher=basic", "method.activation=relu", "--cfg", "job"],
-                                  ["-m", "+experiment=table3_ablation", "seeds=2", "+arm=cera_relu,parallel"]])
+                                  ["-m", "experiment=table3_ablation", "seeds=2", "arm=cera_relu,parallel"],
+                                  ["model=llama3_8b", "model.path=/models/llama", "method=lora", "method.bias=all"]])
 def test_argv_accepts_documented_commands(argv):
     check_argv(argv)
+
+
+def test_old_plus_spelling_of_optional_groups_still_works(compose):
+    from cera.run import normalize_argv
+
+    argv = normalize_argv(["-m", "+experiment=table3_ablation", "+arm=cera_relu,parallel", "+train.x=1"])
+    assert argv == ["-m", "experiment=table3_ablation", "arm=cera_relu,parallel", "+train.x=1"]
+    assert compose("experiment=table3_ablation", "arm=cera_relu").method.activation == "relu"

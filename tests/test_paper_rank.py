@@ -86,7 +86,7 @@ def test_argv_allows_null_paper_rank_with_rank():
     (["paper_rank=0"], "paper_rank=0 is invalid"),
     (["paper_rank=2.5"], "paper_rank=2.5 is invalid"),
     (["paper_rank=64", "rank=8"], "mutually exclusive"),
-    (["-m", "+experiment=table3_ablation", "seeds=1", "rank=8"], "mutually exclusive"),
+    (["-m", "experiment=table3_ablation", "seeds=1", "rank=8"], "mutually exclusive"),
     (["paper_rank=64", "~model.rank_scale"], "needs model.rank_scale"),
 ])
 def test_cli_rejects_bad_paper_rank_before_any_work(cli_env, tmp_path, args, fragment):

@@ -1,48 +1,54 @@
-"""Adapters for Hugging Face models: PEFT's LoRA/DoRA and this project's CeRA, PERA and parallel.
+"""Adapters for Hugging Face models, all as PEFT methods: PEFT's LoRA/DoRA and this project's CeRA,
+PERA and module-level parallel adapter (registered with PEFT when this package is imported).
 
-    model = attach(model, CeraConfig(r=64, alpha=128, dropout=0.1))   # or PeraConfig, ParallelConfig,
-                                                                     # peft.LoraConfig (use_dora for DoRA)
-    method_of(model)                  # 'cera'
-    save_adapter(model, "out/adapter")   # adapter.safetensors + adapter_config.json
-    model = load_adapter(fresh_base_model, "out/adapter")   # strict: method, config, shapes
-    model = merge(model)              # lora, dora, pera; AdapterError for cera, parallel
+    from peft import get_peft_model, PeftModel
+    from cera import CeraConfig                       # or PeraConfig, ParallelConfig
+    model = get_peft_model(model, CeraConfig(r=64, alpha=128, dropout=0.1, target_modules=["q_proj", "v_proj"]))
+    model.save_pretrained("out/adapter")              # adapter_model.safetensors + adapter_config.json
+    model = PeftModel.from_pretrained(fresh_base_model, "out/adapter")
 
-`attach` freezes the base; only adapter parameters train. `iter_adapter_layers` and
-`branch_output` expose each layer's additive branch for analysis hooks.
+Conveniences with one-line errors (`AdapterError`): `attach` (get_peft_model, refuses a second
+adapter or targets that match nothing), `save_adapter`/`load_adapter` (strict: method, config,
+tensor names and shapes), `merge` (lora, dora, pera; refused for cera and parallel), `method_of`.
+Analysis reads any layer through `branch_output` and `delta_weight` (see `cera.adapters.api`).
 """
 
 from cera.adapters.api import (
-    ADAPTER_CLASSES,
     adapter_config,
     adapter_state_dict,
     attach,
     branch_output,
+    delta_weight,
     has_adapter,
     iter_adapter_layers,
     merge,
     method_of,
     trainable_parameters,
 )
-from cera.adapters.cera import CeraConfig, CeraLinear
-from cera.adapters.checkpoint import ADAPTER_FORMAT_VERSION, load_adapter, read_adapter_config, save_adapter
+from cera.adapters.cera import CeraConfig, CeraLayer, CeraModel
+from cera.adapters.checkpoint import load_adapter, read_adapter_config, save_adapter
 from cera.adapters.errors import AdapterError
-from cera.adapters.parallel import ParallelAdapter, ParallelConfig
-from cera.adapters.pera import PeraConfig, PeraLinear
+from cera.adapters.parallel import ParallelConfig, ParallelLayer, ParallelModel
+from cera.adapters.pera import PeraConfig, PeraLayer, PeraModel
+from cera.adapters.tuner import BASE, register
+
+for _config, _model in ((CeraConfig, CeraModel), (PeraConfig, PeraModel), (ParallelConfig, ParallelModel)):
+    register(_config, _model)
 
 __all__ = [
-    "ADAPTER_CLASSES",
-    "ADAPTER_FORMAT_VERSION",
+    "BASE",
     "AdapterError",
     "CeraConfig",
-    "CeraLinear",
-    "ParallelAdapter",
+    "CeraLayer",
     "ParallelConfig",
+    "ParallelLayer",
     "PeraConfig",
-    "PeraLinear",
+    "PeraLayer",
     "adapter_config",
     "adapter_state_dict",
     "attach",
     "branch_output",
+    "delta_weight",
     "has_adapter",
     "iter_adapter_layers",
     "load_adapter",

@@ -1,95 +1,90 @@
-"""Attach, inspect and merge adapters: one entry point for PEFT's LoRA/DoRA and our methods.
+"""Attach, inspect and merge adapters: thin conveniences over PEFT for every method.
 
-Why one API: the training loop, checkpointing and analysis code never branch on the method;
-they call `attach`, `adapter_state_dict`, `merge`, `iter_adapter_layers` and get the same
-behaviour whether PEFT or this package implements the layer.
+Every method (PEFT's LoRA/DoRA, our CeRA, PERA and parallel adapter) is a PEFT method, so a model
+with an adapter is always a `peft.PeftModel` and nothing here branches on who implements it.
+Analysis reads each layer through two public-API interfaces: `branch_output` (what the adapter adds
+to the layer's output, from the layer's forward and its base layer's) and `delta_weight` (what
+`merge` adds to W0, from PEFT's `merge` on a copy).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
-from typing import Union
+from typing import Any
 
 import peft
 import torch
-from peft.tuners.lora import LoraLayer
+from peft.tuners.tuners_utils import BaseTunerLayer
 from torch import nn
+from torch.func import functional_call
 
-from cera.adapters.cera import CeraConfig, CeraLinear
+from cera.adapters.config import LowRankConfig, check_lora_alpha
 from cera.adapters.errors import AdapterError
-from cera.adapters.inject import inject, no_match_error
-from cera.adapters.parallel import ParallelAdapter, ParallelConfig
-from cera.adapters.pera import PeraConfig, PeraLinear
-from cera.adapters.validation import check_lora_config
 
-OurConfig = Union[CeraConfig, PeraConfig, ParallelConfig]
-AnyConfig = Union[OurConfig, peft.LoraConfig]
-
-#: Our configs; `method` names them in checkpoints.
-OUR_CONFIGS: tuple[type, ...] = (CeraConfig, PeraConfig, ParallelConfig)
-#: Every adapter layer type, ours and PEFT's LoRA/DoRA layers.
-ADAPTER_CLASSES: tuple[type[nn.Module], ...] = (CeraLinear, PeraLinear, ParallelAdapter, LoraLayer)
-#: Attribute on which `attach` records our config.
-CONFIG_ATTR = "cera_adapter_config"
+AnyConfig = Any  # a LowRankConfig subclass or peft.LoraConfig
 
 
 def has_adapter(model: nn.Module) -> bool:
-    return isinstance(model, peft.PeftModel) or CONFIG_ATTR in vars(model)
+    return isinstance(model, peft.PeftModel)
 
 
 def adapter_config(model: nn.Module) -> AnyConfig:
-    """The config the model's adapter was attached with (PEFT's LoraConfig or ours)."""
-    if isinstance(model, peft.PeftModel):
-        config = model.peft_config[model.active_adapter]
-        if not isinstance(config, peft.LoraConfig):
-            raise AdapterError(f"unsupported PEFT adapter type {config.peft_type}: only LoRA/DoRA")
-        return config
-    if CONFIG_ATTR in vars(model):
-        return vars(model)[CONFIG_ATTR]
-    raise AdapterError(f"{type(model).__name__} carries no adapter: attach one with cera.adapters.attach")
+    """The config of the model's active adapter (PEFT's LoraConfig or one of ours)."""
+    if not has_adapter(model):
+        raise AdapterError(f"{type(model).__name__} carries no adapter: attach one with cera.adapters.attach")
+    config = model.peft_config[model.active_adapter]
+    if not isinstance(config, (peft.LoraConfig, LowRankConfig)):
+        raise AdapterError(f"unsupported PEFT adapter type {config.peft_type}: lora, dora, cera, pera, parallel")
+    return config
 
 
 def method_of(model: nn.Module) -> str:
     """'lora' | 'dora' | 'cera' | 'pera' | 'parallel'; AdapterError if the model has no adapter."""
-    config = adapter_config(model)
+    return config_method(adapter_config(model))
+
+
+def config_method(config: AnyConfig) -> str:
     if isinstance(config, peft.LoraConfig):
         return "dora" if config.use_dora else "lora"
     return config.method
 
 
-def attach(model: nn.Module, config: AnyConfig) -> nn.Module:
-    """Add an adapter and freeze everything else.
+def attach(model: nn.Module, config: AnyConfig) -> peft.PeftModel:
+    """`peft.get_peft_model(model, config)` with one-line errors; everything but the adapter is frozen.
 
-    Ours modify `model` in place and return it; a peft.LoraConfig returns PEFT's PeftModel.
-    A model that already carries an adapter is refused (stacking is not supported).
+    A model that already carries an adapter is refused (add named adapters with PEFT's
+    `add_adapter`). A config whose targets match nothing leaves the model untouched.
     """
     if has_adapter(model) or any(True for _ in iter_adapter_layers(model)):
+        raise AdapterError(f"model already carries a '{_method_or_unknown(model)}' adapter; attach to a fresh base model")
+    if not isinstance(config, (peft.LoraConfig, LowRankConfig)):
         raise AdapterError(
-            f"model already carries a '{_method_or_unknown(model)}' adapter; attach to a fresh base model"
+            f"cannot attach a {type(config).__name__}: expected CeraConfig, PeraConfig, ParallelConfig or peft.LoraConfig"
         )
     if isinstance(config, peft.LoraConfig):
-        try:
-            check_lora_config(config)
-        except ValueError as err:
-            raise AdapterError(str(err)) from None
-        try:
-            return peft.get_peft_model(model, config)
-        except peft.NoMatchingPeftModuleError as err:  # PEFT's message is multi-clause; ours is uniform
-            targets = config.target_modules or []
-            targets = [targets] if isinstance(targets, str) else sorted(targets)  # str: a PEFT regex
-            raise no_match_error(model, targets, nn.Linear, "dora" if config.use_dora else "lora") from err
-    if not isinstance(config, OUR_CONFIGS):
-        raise AdapterError(
-            f"cannot attach a {type(config).__name__}: "
-            "expected CeraConfig, PeraConfig, ParallelConfig or peft.LoraConfig"
-        )
-    inject(model, config.target_modules, config.make_layer, config.wraps, config.method)
-    for param in model.parameters():
-        param.requires_grad_(False)
-    for _, param in _our_adapter_parameters(model):
-        param.requires_grad_(True)
-    setattr(model, CONFIG_ATTR, config)
-    return model
+        check_lora_alpha(config.lora_alpha)
+    try:
+        return peft.get_peft_model(model, config)
+    except peft.NoMatchingPeftModuleError as err:  # PEFT's message is multi-clause; ours is one line
+        raise no_match_error(model, config) from err
+
+
+def no_match_error(model: nn.Module, config: AnyConfig) -> AdapterError:
+    """One line naming the targets and a few names the user could have meant."""
+    blocks = config_method(config) == "parallel"
+    names = set()
+    for name, module in model.named_modules():
+        hit = any(isinstance(c, nn.Linear) for c in module.children()) if blocks else isinstance(module, nn.Linear)
+        if name and hit:
+            names.add(name.rsplit(".", 1)[-1])
+    targets = config.target_modules
+    targets = [targets] if isinstance(targets, str) else sorted(targets or [])
+    label = "modules holding Linears" if blocks else "Linear modules"
+    return AdapterError(
+        f"{config_method(config)}: target_modules {targets} match no module of the model; "
+        f"its {label} include {sorted(names)[:12]}"
+    )
 
 
 def _method_or_unknown(model: nn.Module) -> str:
@@ -99,44 +94,65 @@ def _method_or_unknown(model: nn.Module) -> str:
         return "unknown"
 
 
-def iter_adapter_layers(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
-    """(qualified name, layer) for every adapter layer: ours and PEFT's LoRA/DoRA layers."""
+def iter_adapter_layers(model: nn.Module) -> Iterator[tuple[str, BaseTunerLayer]]:
+    """(qualified name, layer) for every adapter layer of every method."""
     for name, module in model.named_modules():
-        if isinstance(module, ADAPTER_CLASSES):
+        if isinstance(module, BaseTunerLayer):
             yield name, module
 
 
-def branch_output(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """What `layer` adds to its base output for input x (for hooks and spectral analysis).
+def _float64(value: Any) -> Any:
+    """Floating tensors (also inside tuples, lists and dicts) as float64; everything else as is."""
+    if isinstance(value, torch.Tensor):
+        return value.double() if value.is_floating_point() else value
+    if isinstance(value, (tuple, list)):
+        return type(value)(_float64(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _float64(v) for k, v in value.items()}
+    return value
 
-    Ours: `layer.branch(x)`. PEFT LoRA: s · B A dropout(x) of the active adapter. DoRA rescales
-    the whole output, so it has no additive branch and is refused.
+
+def _first(out: Any) -> torch.Tensor:
+    return out[0] if isinstance(out, tuple) else out
+
+
+def _call64(module: nn.Module, args: tuple, kwargs: dict) -> torch.Tensor:
+    tensors = {**dict(module.named_parameters()), **dict(module.named_buffers())}
+    return _first(functional_call(module, _float64(tensors), _float64(args), _float64(kwargs)))
+
+
+@torch.no_grad()
+def branch_output(layer: BaseTunerLayer, *args: Any, **kwargs: Any) -> torch.Tensor:
+    """What the active adapter adds to `layer`'s (first) output for these inputs, in float64.
+
+    layer(...) − base_layer(...), both evaluated on float64 copies of the layer's tensors (so the
+    subtraction loses nothing) with the layer's current train/eval mode. For LoRA, CeRA, PERA
+    and the parallel adapter this is the additive branch; for DoRA, whose magnitude rescales the
+    whole output, it is the total change the adapter makes.
     """
-    if isinstance(layer, (CeraLinear, PeraLinear, ParallelAdapter)):
-        return layer.branch(x)
-    if isinstance(layer, LoraLayer):
-        (name,) = layer.active_adapters
-        if layer.use_dora.get(name, False):
-            raise AdapterError("dora has no additive branch: its magnitude rescales the whole output")
-        lora_a = layer.lora_A[name]
-        x = x.to(lora_a.weight.dtype)
-        return layer.lora_B[name](lora_a(layer.lora_dropout[name](x))) * layer.scaling[name]
-    raise AdapterError(f"{type(layer).__name__} is not an adapter layer")
+    return _call64(layer, args, kwargs) - _call64(layer.get_base_layer(), args, kwargs)
 
 
-def _our_adapter_parameters(model: nn.Module) -> Iterator[tuple[str, nn.Parameter]]:
-    """Direct parameters of our adapter layers (never their base_layer's)."""
-    for name, layer in iter_adapter_layers(model):
-        for pname, param in layer.named_parameters(recurse=False):
-            yield f"{name}.{pname}", param
+@torch.no_grad()
+def delta_weight(layer: BaseTunerLayer) -> torch.Tensor:
+    """What merging the active adapter adds to the base weight (d_out × d_in, float64).
+
+    PEFT's own `merge` applied to a float64 copy of the layer, minus W0: for LoRA s·B A, for PERA
+    s·Poly2(B) Poly2(A), for DoRA the total merged change. AdapterError for non-linear methods.
+    """
+    method = getattr(layer, "method", "")
+    reason = getattr(layer, "why_not_mergeable", "")
+    if reason:
+        raise AdapterError(f"{method} has no ΔW: {reason}")
+    merged = copy.deepcopy(layer).double()
+    merged.merge()
+    return merged.get_base_layer().weight - layer.get_base_layer().weight.double()
 
 
 def adapter_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Adapter tensors only, keyed by name; they share storage with the live parameters."""
-    if isinstance(model, peft.PeftModel):
-        return peft.get_peft_model_state_dict(model)
+    """Adapter tensors of the active adapter (PEFT's checkpoint keys); they share storage with the live parameters."""
     adapter_config(model)  # raises when there is no adapter
-    return {name: param.detach() for name, param in _our_adapter_parameters(model)}
+    return peft.get_peft_model_state_dict(model, adapter_name=model.active_adapter)
 
 
 def trainable_parameters(model: nn.Module) -> int:
@@ -145,27 +161,9 @@ def trainable_parameters(model: nn.Module) -> int:
 
 
 def merge(model: nn.Module) -> nn.Module:
-    """Fold a linear adapter into the base weights and return the plain base model.
+    """Fold the adapter into the base weights and return the plain base model (PEFT's merge_and_unload).
 
-    LoRA/DoRA: PEFT's merge_and_unload(). PERA: W0 += s · ΔW and each PeraLinear becomes its base
-    Linear again (in place). CeRA and the parallel adapter are non-linear and are refused.
+    LoRA, DoRA and PERA; a one-line AdapterError for CeRA and the parallel adapter (non-linear).
     """
-    method = method_of(model)
-    if isinstance(model, peft.PeftModel):
-        return model.merge_and_unload()
-    if method == "cera":
-        raise AdapterError(
-            "cera adapters cannot be merged: the activation makes the update non-linear in x, so no "
-            "ΔW exists; serve it unmerged (activation=identity with dropout=0 is LoRA: use lora to merge)"
-        )
-    if method == "parallel":
-        raise AdapterError(
-            "parallel adapters cannot be merged: the branch is non-linear and spans a whole attention "
-            "block, so no weight absorbs it; serve it unmerged"
-        )
-    layers = [(name, layer) for name, layer in iter_adapter_layers(model) if isinstance(layer, PeraLinear)]
-    for name, layer in layers:
-        parent_name, _, child = name.rpartition(".")
-        setattr(model.get_submodule(parent_name), child, layer.merged_base())
-    delattr(model, CONFIG_ATTR)
-    return model
+    adapter_config(model)
+    return model.merge_and_unload()

@@ -1,4 +1,4 @@
-"""CeRA: a non-linear low-rank branch beside a frozen Linear.
+"""CeRA as a PEFT method: a non-linear low-rank branch beside a frozen Linear.
 
     h = W0 x + s · W_down( D( σ(W_up x) ) ),     s = alpha / r
 
@@ -6,88 +6,74 @@ W_up (r × d_in) starts Kaiming-uniform like LoRA's A and W_down (d_out × r) st
 the adapted model equals the base model at step 0. σ ∈ {silu, relu, gelu, identity}; D is
 dropout on the r-dim latent *after* σ (active in train mode only). Because σ is non-linear the
 update has no ΔW and cannot be merged. With σ = identity and p = 0 this is exactly LoRA.
+
+    from peft import get_peft_model
+    from cera import CeraConfig
+    model = get_peft_model(model, CeraConfig(r=64, alpha=128, dropout=0.1, target_modules=["q_proj", "v_proj"]))
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cera.adapters.config import LowRankConfig
 from cera.adapters.latent import cast_input, latent
-from cera.adapters.validation import ACTIVATIONS, AdapterConfigMixin
+from cera.adapters.tuner import AdapterLayer, AdapterTuner
 
 
 @dataclass
-class CeraConfig(AdapterConfigMixin):
+class CeraConfig(LowRankConfig):
     """CeRA on every Linear whose qualified name ends with one of `target_modules`."""
 
-    r: int
-    """Latent width (rank). Higher adds capacity; params grow as r·(d_in + d_out)."""
-    alpha: float
-    """Scale numerator: the branch is multiplied by alpha / r (paper: alpha = 2r)."""
-    dropout: float = 0.0
-    """Dropout probability in the r-dim latent after σ (paper: 0.1)."""
-    activation: str = "silu"
-    """σ: silu (paper), relu, gelu or identity (identity with dropout 0 is LoRA)."""
-    target_modules: Sequence[str] = ("q_proj", "v_proj")
-    """Module names (or name suffixes after a '.') to adapt; each must be an nn.Linear."""
+    activation: str = field(
+        default="silu", metadata={"help": "σ: silu (paper), relu, gelu or identity (identity with dropout 0 is LoRA)."}
+    )
 
     method: ClassVar[str] = "cera"
-    wraps: ClassVar[type[nn.Module]] = nn.Linear
-
-    def make_layer(self, module: nn.Module) -> CeraLinear:
-        return CeraLinear(module, self)
 
 
-class CeraBranch(nn.Module):
-    """The branch s · W_down(D(σ(W_up x))), shared by CeraLinear and ParallelAdapter.
+class CeraLayer(AdapterLayer):
+    """A frozen Linear (`base_layer`) plus, per adapter, the CeRA branch."""
 
-    Parameters are float32 whatever the base dtype (like PEFT's autocast_adapter_dtype): low-rank
-    factors trained in bf16 lose updates to rounding. Inputs are cast to float32 on the way in.
-    """
+    adapter_layer_names: tuple[str, ...] = ("cera_W_up", "cera_W_down")
+    other_param_names: tuple[str, ...] = ("r", "scaling", "activation", "p")
+    method = "cera"
+    why_not_mergeable = (
+        "the activation makes the update non-linear in x, so no ΔW exists; serve it unmerged "
+        "(activation=identity with dropout=0 is LoRA: use lora to merge)"
+    )
 
-    def __init__(self, d_in: int, d_out: int, config, device: torch.device | None) -> None:
-        super().__init__()
-        self.r = config.r
-        self.scale = config.scale
-        self.W_up = nn.Parameter(torch.empty(config.r, d_in, device=device, dtype=torch.float32))
-        self.W_down = nn.Parameter(torch.empty(d_out, config.r, device=device, dtype=torch.float32))
-        self.activation, self.p = config.activation, config.dropout
-        self.act = ACTIVATIONS[config.activation]()  # for printing; the forward uses `latent`
-        self.dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
-        self.reset_parameters()
+    def __init__(self, base_layer: nn.Module, in_features: int, out_features: int) -> None:
+        super().__init__(base_layer, in_features, out_features)
+        self.activation: dict[str, str] = {}  # σ by name (cera.adapters.latent)
+        self.p: dict[str, float] = {}  # dropout probability on the latent
 
-    def reset_parameters(self) -> None:
-        """W_up like LoRA's A (and nn.Linear), W_down zero: the branch outputs exactly 0."""
-        nn.init.kaiming_uniform_(self.W_up, a=math.sqrt(5))
-        nn.init.zeros_(self.W_down)
+    def build(self, adapter_name: str, config, device: torch.device) -> None:
+        up = torch.empty(config.r, self.in_features, device=device, dtype=torch.float32)
+        down = torch.empty(self.out_features, config.r, device=device, dtype=torch.float32)
+        nn.init.kaiming_uniform_(up, a=math.sqrt(5))  # like LoRA's A (and nn.Linear)
+        nn.init.zeros_(down)  # the branch outputs exactly 0 at init
+        self.cera_W_up[adapter_name] = nn.Parameter(up)
+        self.cera_W_down[adapter_name] = nn.Parameter(down)
+        self.activation[adapter_name], self.p[adapter_name] = config.activation, config.dropout
 
-    def branch(self, x: torch.Tensor) -> torch.Tensor:
-        """The adapter's additive contribution, in float32 or the autocast dtype (before adding to the base
-        output). σ, dropout and the scale act on the r-wide latent (cera.adapters.latent: same result)."""
-        h = F.linear(cast_input(x, self.W_up.dtype), self.W_up)
-        return F.linear(latent(h, self.activation, self.p, self.training, self.scale), self.W_down)
-
-    def extra_repr(self) -> str:
-        d_out, r = self.W_down.shape
-        return f"d_in={self.W_up.shape[1]}, d_out={d_out}, r={r}, scale={self.scale:g}"
+    def branch(self, adapter_name: str, x: torch.Tensor) -> torch.Tensor:
+        """s · W_down(D(σ(W_up x))): σ, dropout and the scale act on the r-wide latent
+        (`cera.adapters.latent`: the same result as the plain formula, fewer full-width passes)."""
+        up, down = self.cera_W_up[adapter_name], self.cera_W_down[adapter_name]
+        h = F.linear(cast_input(x, up.dtype), up)
+        return F.linear(latent(h, self.activation[adapter_name], self.p[adapter_name], self.training,
+                               self.scaling[adapter_name]), down)  # fmt: skip
 
 
-class CeraLinear(CeraBranch):
-    """A frozen Linear (`base_layer`) plus the CeRA branch: base_layer(x) + branch(x)."""
+class CeraModel(AdapterTuner):
+    """PEFT tuner for CeRA (see `cera.adapters.tuner.AdapterTuner`)."""
 
-    def __init__(self, base_layer: nn.Linear, config: CeraConfig) -> None:
-        super().__init__(
-            base_layer.in_features, base_layer.out_features, config, base_layer.weight.device
-        )
-        self.base_layer = base_layer
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.base_layer(x)
-        return out + self.branch(x).to(out.dtype)
+    prefix: str = "cera_"
+    tuner_layer_cls = CeraLayer

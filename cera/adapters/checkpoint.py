@@ -1,142 +1,106 @@
-"""Save and load adapters as `adapter.safetensors` + `adapter_config.json`, for all five methods.
+"""Save and load adapters in PEFT's format (`adapter_model.safetensors` + `adapter_config.json`).
 
-Why our own format rather than PEFT's save_pretrained: one loader for every method, and a strict
-one. Loading checks the method, every config field and every tensor name and shape before any
-weight is copied, so a CeRA checkpoint can never load silently as LoRA, or at another rank.
+`save_adapter` is `save_pretrained` written atomically, plus the tensors' content hash ("sha256") in
+`adapter_config.json` (PEFT ignores the extra key); the directory also loads with
+`PeftModel.from_pretrained(model, path)` once `cera` is imported. `load_adapter` is the strict
+loader: a truncated, garbage or tampered file is refused naming it (`cera.integrity`); the config
+must name a known method and, into a model that already carries an adapter, agree with it field by
+field; the tensors must have exactly the model's names and shapes before any weight is copied. So a
+CeRA checkpoint never loads silently as LoRA, or at another rank.
 """
 
 from __future__ import annotations
 
-import enum
-import json
+import dataclasses
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import peft
 import torch
-from safetensors.torch import save_file
 from torch import nn
 
-from cera.adapters.api import (
-    OUR_CONFIGS,
-    AnyConfig,
-    adapter_config,
-    adapter_state_dict,
-    attach,
-    has_adapter,
-    method_of,
-)
+from cera.adapters.api import AnyConfig, adapter_config, adapter_state_dict, attach, config_method, has_adapter
+from cera.adapters.config import LowRankConfig
 from cera.adapters.errors import AdapterError
+from cera.adapters.tuner import check_state_dict
 from cera.integrity import CorruptFile, load_json, load_safetensors, tensor_digest, verify_tensors
+from cera.io import atomic_write_json
 
-WEIGHTS_NAME = "adapter.safetensors"
+WEIGHTS_NAME = "adapter_model.safetensors"
 CONFIG_NAME = "adapter_config.json"
-#: Bump when the layout of either file changes; loaders refuse other versions.
-ADAPTER_FORMAT_VERSION = 1
 #: LoRA fields that change the adapter's tensors or its forward; all must agree to load.
 LORA_KEYS = (
     "r", "lora_alpha", "lora_dropout", "target_modules", "use_dora", "use_rslora", "bias",
     "fan_in_fan_out", "rank_pattern", "alpha_pattern", "layers_to_transform", "exclude_modules",
     "modules_to_save",
-)
-
-
-def _jsonable(value: Any) -> Any:
-    """PEFT configs hold sets and enums; make them JSON values (sets sorted, for stable files)."""
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (set, frozenset)):
-        return sorted(_jsonable(v) for v in value)
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def config_to_dict(config: AnyConfig) -> dict[str, Any]:
-    return _jsonable(config.to_dict())
-
-
-def config_from_dict(method: str, fields: dict[str, Any], source: Path | str = "<dict>") -> AnyConfig:
-    """Rebuild the config saved by `save_adapter`; AdapterError if it is unknown or invalid."""
-    try:
-        if method in ("lora", "dora"):
-            config = peft.LoraConfig(**fields)
-            if config.use_dora != (method == "dora"):
-                raise ValueError(f"use_dora={config.use_dora} contradicts method '{method}'")
-            return config
-        by_method = {cls.method: cls for cls in OUR_CONFIGS}
-        if method not in by_method:
-            raise ValueError(f"unknown method '{method}' (known: lora, dora, {', '.join(by_method)})")
-        return by_method[method](**fields)
-    except (TypeError, ValueError) as err:
-        raise AdapterError(f"checkpoint {source} has an invalid '{method}' config: {err}") from err
-
-
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Write via a temp file in the same directory and os.replace, so readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+)  # fmt: skip
+#: PeftConfig's bookkeeping fields (where the adapter came from, not what it computes).
+BOOKKEEPING = {f.name for f in dataclasses.fields(peft.PeftConfig)}
 
 
 def save_adapter(model: nn.Module, directory: str | os.PathLike) -> Path:
-    """Write the adapter's tensors and config into `directory` (created if needed); returns it."""
-    directory = Path(directory)
-    method = method_of(model)
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in adapter_state_dict(model).items()}
-    from cera import __version__  # lazy: cera/__init__ imports this package
+    """The active adapter's `save_pretrained` files in `directory` (created if needed), each replaced
+    atomically; returns it.
 
-    meta = {
-        "method": method,
-        "format_version": ADAPTER_FORMAT_VERSION,
-        "cera_version": __version__,
-        "config": config_to_dict(adapter_config(model)),
-        "shapes": {name: list(t.shape) for name, t in tensors.items()},
-        "sha256": tensor_digest(tensors),  # load_adapter refuses tensors that do not match it
-    }
+    Weights are moved into place first, so a config file always describes weights at least as new.
+    """
+    adapter_config(model)  # raises when there is no adapter
+    directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    # Weights first: a config file always describes weights at least as new as itself.
-    _atomic_write(directory / WEIGHTS_NAME, lambda p: save_file(tensors, p, metadata={"method": method}))
-    text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
-    _atomic_write(directory / CONFIG_NAME, lambda p: Path(p).write_text(text, encoding="utf-8"))
+    staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
+    active = model.active_adapter
+    try:
+        model.save_pretrained(staging, selected_adapters=[active])
+        written = staging if active == "default" else staging / active  # PEFT's layout for named adapters
+        meta = load_json(written / CONFIG_NAME)
+        meta["sha256"] = tensor_digest(load_safetensors(written / WEIGHTS_NAME))  # load_adapter checks it
+        atomic_write_json(written / CONFIG_NAME, meta)
+        for name in (WEIGHTS_NAME, CONFIG_NAME):
+            os.replace(written / name, directory / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return directory
 
 
-def read_adapter_config(directory: str | os.PathLike) -> dict[str, Any]:
-    """The parsed `adapter_config.json` of a saved adapter; AdapterError if absent or foreign."""
+def read_adapter_meta(directory: str | os.PathLike) -> dict[str, Any]:
+    """The parsed `adapter_config.json`; AdapterError (one line, naming the file) if absent or corrupt."""
     directory = Path(directory)
+    if (directory / "adapter.safetensors").is_file():
+        raise AdapterError(f"{directory} holds an adapter in cera's pre-PEFT format: re-train it with this version")
     for name in (CONFIG_NAME, WEIGHTS_NAME):
         if not (directory / name).is_file():
             raise AdapterError(f"no adapter at {directory}: {directory / name} does not exist")
     try:
-        meta = load_json(directory / CONFIG_NAME, dict)
+        return load_json(directory / CONFIG_NAME, dict)
     except CorruptFile as err:
         raise AdapterError(str(err)) from None
-    version = meta.get("format_version")
-    if version != ADAPTER_FORMAT_VERSION:
+
+
+def read_adapter_config(directory: str | os.PathLike, meta: dict[str, Any] | None = None) -> AnyConfig:
+    """The config of a saved adapter; AdapterError (one line) if absent, foreign or invalid."""
+    directory = Path(directory)
+    meta = read_adapter_meta(directory) if meta is None else meta
+    kind = meta.get("peft_type")
+    cls = peft.PEFT_TYPE_TO_CONFIG_MAPPING.get(kind) if isinstance(kind, str) else None
+    if cls is None or not issubclass(cls, (peft.LoraConfig, LowRankConfig)):
         raise AdapterError(
-            f"{directory / CONFIG_NAME} has format_version={version!r}; "
-            f"this cera reads {ADAPTER_FORMAT_VERSION}"
+            f"{directory / CONFIG_NAME} has peft_type={kind!r}: cera loads LORA (lora, dora), CERA, PERA, PARALLEL"
         )
-    return meta
+    try:
+        return cls.from_pretrained(str(directory))
+    except (TypeError, ValueError) as err:
+        raise AdapterError(f"checkpoint {directory} has an invalid {kind} config: {str(err).splitlines()[0]}") from None
 
 
 def read_adapter_tensors(directory: str | os.PathLike, meta: dict[str, Any] | None = None) -> dict[str, torch.Tensor]:
     """The saved tensors, refused (AdapterError naming the file) if the file is truncated or garbage,
-    or if they do not match the content hash recorded in `adapter_config.json` (adapters saved before
-    the hash existed have none and load unchecked)."""
+    or if they do not match the content hash recorded in `adapter_config.json` (an adapter saved by
+    PEFT itself has none and loads unchecked)."""
     directory = Path(directory)
-    meta = read_adapter_config(directory) if meta is None else meta
+    meta = read_adapter_meta(directory) if meta is None else meta
     try:
         tensors = load_safetensors(directory / WEIGHTS_NAME)
         if meta.get("sha256") is not None:
@@ -146,59 +110,42 @@ def read_adapter_tensors(directory: str | os.PathLike, meta: dict[str, Any] | No
     return tensors
 
 
-def _check_same_config(model: nn.Module, method: str, config: AnyConfig, source: Path) -> None:
-    current = method_of(model)
+def _settings(config: AnyConfig) -> dict[str, Any]:
+    """The fields that decide the adapter's tensors and forward, JSON-comparable."""
+    if isinstance(config, peft.LoraConfig):
+        values = {k: getattr(config, k) for k in LORA_KEYS}
+    else:
+        values = {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name not in BOOKKEEPING}
+    return {k: sorted(v) if isinstance(v, (set, frozenset)) else v for k, v in values.items()}
+
+
+def _check_same_config(model: nn.Module, config: AnyConfig, source: Path) -> None:
+    method, current = config_method(config), config_method(adapter_config(model))
     if current != method:
         raise AdapterError(f"checkpoint {source} is a '{method}' adapter but the model carries '{current}'")
-    saved, live = config_to_dict(config), config_to_dict(adapter_config(model))
-    keys = LORA_KEYS if method in ("lora", "dora") else saved.keys()
-    diffs = [f"{k}={saved.get(k)!r} vs {live.get(k)!r}" for k in keys if saved.get(k) != live.get(k)]
+    saved, live = _settings(config), _settings(adapter_config(model))
+    diffs = [f"{k}={saved.get(k)!r} vs {live.get(k)!r}" for k in saved if saved.get(k) != live.get(k)]
     if diffs:
         raise AdapterError(
-            f"checkpoint {source} does not match the model's {method} adapter "
-            f"(checkpoint vs model): {'; '.join(diffs)}"
+            f"checkpoint {source} does not match the model's {method} adapter (checkpoint vs model): {'; '.join(diffs)}"
         )
 
 
-def _check_tensors(live: dict[str, torch.Tensor], saved: dict[str, torch.Tensor], source: Path) -> None:
-    missing, unexpected = sorted(live.keys() - saved.keys()), sorted(saved.keys() - live.keys())
-    if missing or unexpected:
-        raise AdapterError(
-            f"checkpoint {source} does not fit the model: {len(missing)} adapter tensors missing "
-            f"{missing[:3]}, {len(unexpected)} unexpected {unexpected[:3]}"
-        )
-    for name, tensor in live.items():
-        if saved[name].shape != tensor.shape:
-            raise AdapterError(
-                f"adapter tensor '{name}' has shape {list(saved[name].shape)} in checkpoint {source} "
-                f"but {list(tensor.shape)} in the model"
-            )
-
-
-def load_adapter(model: nn.Module, directory: str | os.PathLike) -> nn.Module:
-    """Load a saved adapter into `model`, strictly; returns the model (a PeftModel for LoRA/DoRA).
+def load_adapter(model: nn.Module, directory: str | os.PathLike) -> peft.PeftModel:
+    """Load a saved adapter into `model` (its active adapter), strictly; returns the PeftModel.
 
     A bare model gets the saved config attached first. A model that already carries an adapter
     must match the checkpoint's method, config and tensor shapes. If a freshly attached adapter
     then does not fit (another base architecture), the error leaves that adapter attached.
     """
     directory = Path(directory)
-    meta = read_adapter_config(directory)
-    method = meta.get("method")
-    config = config_from_dict(method, meta.get("config", {}), directory)
+    meta = read_adapter_meta(directory)
+    config = read_adapter_config(directory, meta)
     saved = read_adapter_tensors(directory, meta)
     if has_adapter(model):
-        _check_same_config(model, method, config, directory)
+        _check_same_config(model, config, directory)
     else:
         model = attach(model, config)
-    live = adapter_state_dict(model)
-    _check_tensors(live, saved, directory)
-    if isinstance(model, peft.PeftModel):
-        result = peft.set_peft_model_state_dict(model, saved)
-        if result.unexpected_keys:  # cannot happen after _check_tensors; guard against PEFT changes
-            raise AdapterError(f"PEFT did not load {result.unexpected_keys[:3]} from {directory}")
-    else:
-        with torch.no_grad():
-            for name, tensor in saved.items():
-                live[name].copy_(tensor)
+    check_state_dict(adapter_state_dict(model), saved, f"checkpoint {directory}")
+    peft.set_peft_model_state_dict(model, saved, adapter_name=model.active_adapter)
     return model

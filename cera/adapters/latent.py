@@ -2,8 +2,7 @@
 
     branch(x) = s · W_down( D( σ(W_up x) ) )  =  W_down( latent(W_up x) ),   latent(h) = s · D(σ(h))
 
-Why a function of its own: the layer (today `CeraBranch`, tomorrow a PEFT tuner layer) calls it in one
-line, and every saving below is tested against `reference_latent`, the formula written plainly.
+Why a function of its own: the layer (`CeraLayer`, the PEFT tuner layer) calls it in one line, and every saving below is tested against `reference_latent`, the formula written plainly.
 
 Where the time of the plain form goes at Llama-3 shapes (d = 4096, r = 64), beyond the two matmuls:
 - the scale `· s` on the d_out-wide output: one full-width multiply (and one more in backward);
@@ -52,8 +51,10 @@ def reference_latent(h: torch.Tensor, activation: str, p: float, training: bool)
     return F.dropout(_ACT[activation](h), p, training=training)
 
 
-def reference_branch(layer, x: torch.Tensor) -> torch.Tensor:
-    """The branch of a CeRA layer written plainly (float32 input copy, scale on the output): what the
-    tests and the A/B figure (``python -m cera.bench.latent_ab``) compare the optimised path with."""
-    h = F.linear(x.to(layer.W_up.dtype), layer.W_up)
-    return F.linear(reference_latent(h, layer.activation, layer.p, layer.training), layer.W_down) * layer.scale
+def reference_branch(layer, x: torch.Tensor, adapter: str = "default") -> torch.Tensor:
+    """The branch of a CeRA layer's `adapter` written plainly (float32 input copy, scale on the output):
+    what the tests and the A/B figure (``python -m cera.bench.latent_ab``) compare the optimised path with."""
+    up, down = layer.cera_W_up[adapter], layer.cera_W_down[adapter]
+    h = F.linear(x.to(up.dtype), up)
+    plain = reference_latent(h, layer.activation[adapter], layer.p[adapter], layer.training)
+    return F.linear(plain, down) * layer.scaling[adapter]

@@ -1,4 +1,4 @@
-"""PERA: LoRA with second-order (polynomial) expansion of both factors.
+"""PERA as a PEFT method: LoRA with second-order (polynomial) expansion of both factors.
 
 With A (r × d_in, rows a_i) and B (d_out × r, columns b_i), over all pairs i ≤ j:
 
@@ -8,14 +8,14 @@ With A (r × d_in, rows a_i) and B (d_out × r, columns b_i), over all pairs i �
 
 D is input dropout, as in LoRA. The forward stays factorised, x → Poly2(A) → Poly2(B), and
 never builds the d_out × d_in ΔW. Init as LoRA (A Kaiming, B zero), so the model starts as the
-base. ΔW is linear in x, so PERA merges into W0. Memory grows with r²: the expanded width is
-r + r(r+1)/2, e.g. r = 512 ⇒ 131,840 rows of Poly2(A) per layer (≈2.2 GB in fp32 at d_in 4096).
+base. ΔW is linear in x, so PERA merges into W0 (`merge_and_unload`). Memory grows with r²: the
+expanded width is r + r(r+1)/2, e.g. r = 512 ⇒ 131,840 rows of Poly2(A) per layer (≈2.2 GB in
+fp32 at d_in 4096).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -23,27 +23,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cera.adapters.validation import AdapterConfigMixin
+from cera.adapters.config import LowRankConfig
+from cera.adapters.tuner import AdapterLayer, AdapterTuner
 
 
 @dataclass
-class PeraConfig(AdapterConfigMixin):
-    """PERA on every Linear whose qualified name ends with one of `target_modules`."""
+class PeraConfig(LowRankConfig):
+    """PERA on every Linear whose qualified name ends with one of `target_modules`.
 
-    r: int
-    """Rank of A and B; the expanded width is r + r(r+1)/2 (memory grows with r²)."""
-    alpha: float
-    """Scale numerator: ΔW is multiplied by alpha / r (alpha = r reproduces the reference code)."""
-    dropout: float = 0.0
-    """Dropout probability on the adapter's input x, as LoRA's lora_dropout."""
-    target_modules: Sequence[str] = ("q_proj", "v_proj")
-    """Module names (or name suffixes after a '.') to adapt; each must be an nn.Linear."""
+    `dropout` is on the adapter's input x, as LoRA's lora_dropout; alpha = r reproduces the
+    authors' unscaled reference code.
+    """
 
     method: ClassVar[str] = "pera"
-    wraps: ClassVar[type[nn.Module]] = nn.Linear
-
-    def make_layer(self, module: nn.Module) -> PeraLinear:
-        return PeraLinear(module, self)
 
 
 def expanded_rank(r: int) -> int:
@@ -51,61 +43,52 @@ def expanded_rank(r: int) -> int:
     return r + r * (r + 1) // 2
 
 
-class PeraLinear(nn.Module):
-    """A frozen Linear (`base_layer`) plus s · Poly2(B) Poly2(A) D(x); float32 factors."""
+def _pairs(r: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(i, j, c_ij) over pairs i ≤ j; derived from r, so never part of a state dict."""
+    pair_i, pair_j = torch.triu_indices(r, r, device=device)
+    return pair_i, pair_j, torch.where(pair_i == pair_j, 1.0, 2.0).to(torch.float32)
 
-    def __init__(self, base_layer: nn.Linear, config: PeraConfig) -> None:
-        super().__init__()
-        device, r = base_layer.weight.device, config.r
-        self.r, self.scale = r, config.scale
-        self.A = nn.Parameter(torch.empty(r, base_layer.in_features, device=device, dtype=torch.float32))
-        self.B = nn.Parameter(torch.empty(base_layer.out_features, r, device=device, dtype=torch.float32))
-        self.dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
-        pair_i, pair_j = torch.triu_indices(r, r, device=device)
-        # Non-persistent: derived from r, so they stay out of state dicts and checkpoints.
-        self.register_buffer("pair_i", pair_i, persistent=False)
-        self.register_buffer("pair_j", pair_j, persistent=False)
-        coef = torch.where(pair_i == pair_j, 1.0, 2.0).to(torch.float32)
-        self.register_buffer("pair_coef", coef, persistent=False)
-        self.base_layer = base_layer
-        self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))
-        nn.init.zeros_(self.B)
+def poly2_A(a: torch.Tensor) -> torch.Tensor:
+    """[A ; c_ij · a_i ⊙ a_j], shape (r + r(r+1)/2) × d_in."""
+    pair_i, pair_j, coef = _pairs(a.shape[0], a.device)
+    return torch.cat([a, a[pair_i] * a[pair_j] * coef[:, None]], dim=0)
 
-    def poly2_A(self) -> torch.Tensor:
-        """[A ; c_ij · a_i ⊙ a_j], shape (r + r(r+1)/2) × d_in."""
-        pairs = self.A[self.pair_i] * self.A[self.pair_j] * self.pair_coef[:, None]
-        return torch.cat([self.A, pairs], dim=0)
 
-    def poly2_B(self) -> torch.Tensor:
-        """[B | b_i ⊙ b_j], shape d_out × (r + r(r+1)/2)."""
-        return torch.cat([self.B, self.B[:, self.pair_i] * self.B[:, self.pair_j]], dim=1)
+def poly2_B(b: torch.Tensor) -> torch.Tensor:
+    """[B | b_i ⊙ b_j], shape d_out × (r + r(r+1)/2)."""
+    pair_i, pair_j, _ = _pairs(b.shape[1], b.device)
+    return torch.cat([b, b[:, pair_i] * b[:, pair_j]], dim=1)
 
-    def delta_weight(self) -> torch.Tensor:
-        """ΔW = Poly2(B) · Poly2(A), unscaled (merge adds s · ΔW); d_out × d_in, float32."""
-        return self.poly2_B() @ self.poly2_A()
 
-    def branch(self, x: torch.Tensor) -> torch.Tensor:
-        """s · ΔW · D(x) computed factorised, in float32 (before adding to the base output)."""
-        latent = F.linear(self.dropout(x.to(self.A.dtype)), self.poly2_A())
-        return F.linear(latent, self.poly2_B()) * self.scale
+class PeraLayer(AdapterLayer):
+    """A frozen Linear (`base_layer`) plus, per adapter, s · Poly2(B) Poly2(A) D(x)."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.base_layer(x)
-        return out + self.branch(x).to(out.dtype)
+    adapter_layer_names: tuple[str, ...] = ("pera_A", "pera_B")
+    other_param_names: tuple[str, ...] = ("r", "scaling", "pera_dropout")
+    module_dicts = ("pera_dropout",)
+    method = "pera"
 
-    @torch.no_grad()
-    def merged_base(self) -> nn.Linear:
-        """Adds s · ΔW into base_layer.weight in place and returns the base layer."""
-        weight = self.base_layer.weight
-        weight.add_((self.delta_weight() * self.scale).to(weight.dtype))
-        return self.base_layer
+    def build(self, adapter_name: str, config, device: torch.device) -> None:
+        a = torch.empty(config.r, self.in_features, device=device, dtype=torch.float32)
+        b = torch.empty(self.out_features, config.r, device=device, dtype=torch.float32)
+        nn.init.kaiming_uniform_(a, a=math.sqrt(5))
+        nn.init.zeros_(b)
+        self.pera_A[adapter_name], self.pera_B[adapter_name] = nn.Parameter(a), nn.Parameter(b)
+        self.pera_dropout[adapter_name] = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
 
-    def extra_repr(self) -> str:
-        d_out, r = self.B.shape
-        return (
-            f"d_in={self.A.shape[1]}, d_out={d_out}, r={r}, "
-            f"expanded={expanded_rank(r)}, scale={self.scale:g}"
-        )
+    def get_delta_weight(self, adapter_name: str) -> torch.Tensor:
+        """s · Poly2(B) · Poly2(A): d_out × d_in, float32 (what a merge adds to W0)."""
+        return poly2_B(self.pera_B[adapter_name]) @ poly2_A(self.pera_A[adapter_name]) * self.scaling[adapter_name]
+
+    def branch(self, adapter_name: str, x: torch.Tensor) -> torch.Tensor:
+        a, b = self.pera_A[adapter_name], self.pera_B[adapter_name]
+        latent = F.linear(self.pera_dropout[adapter_name](x.to(a.dtype)), poly2_A(a))
+        return F.linear(latent, poly2_B(b)) * self.scaling[adapter_name]
+
+
+class PeraModel(AdapterTuner):
+    """PEFT tuner for PERA (see `cera.adapters.tuner.AdapterTuner`)."""
+
+    prefix: str = "pera_"
+    tuner_layer_cls = PeraLayer

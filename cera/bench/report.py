@@ -52,6 +52,7 @@ def build_record(cfg: DictConfig, raw: dict, wall_seconds: float) -> dict:
         "provenance": provenance(),
         "rows": rows,
         "targets": targets(rows, cfg.reference),
+        "mixed": raw.get("mixed", []),
     }
 
 
@@ -148,6 +149,7 @@ def markdown(record: dict) -> str:
                      _rate(r["decode_tokens_per_s"]), _x(x["decode"])]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+    lines += _mixed_table(record.get("mixed") or [])
     lines += ["### Targets", ""]
     for t in record["targets"]:
         limit = f" (target ≤ {t['limit']:g})" if t["limit"] is not None else ""
@@ -158,6 +160,22 @@ def markdown(record: dict) -> str:
         lines.append(f"- {t['target']}: {value}{limit}: {t['verdict']}{paper}")
     lines += ["", f"Memory: {st['memory_meaning']}.", ""]
     return "\n".join(lines)
+
+
+def _mixed_table(rows: list[dict]) -> list[str]:
+    """The "N adapters in one batch" workload (cera.bench.mixed), one line per N and method."""
+    if not rows:
+        return []
+    r0 = rows[0]
+    lines = [f"### N adapters in one batch (r = {r0['rank']}, batch {r0['batch']}, row i uses adapter i mod N; "
+             f"×ref: per-round ratio to PEFT {r0['reference']} serving the same mixed batch)", "",
+             "| N | method | prefill ms | ×ref | decode ms | ×ref (time/token) | ref prefill ms | ref decode ms |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        cells = [str(r["adapters"]), r["method"], _ms(r["prefill_s"]), _x(r["ratios"]["prefill"]),
+                 _ms(r["decode_s"]), _x(r["ratios"]["decode"]), _ms(r["prefill_ref_s"]), _ms(r["decode_ref_s"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def write(record: dict, bench_dir: str | Path) -> tuple[Path, Path]:

@@ -98,10 +98,17 @@ def run_bench(cfg: DictConfig) -> dict:
     log.info("%d variants, %d warm-up + %d measured rounds on %s", len(variants), cfg.warmup, cfg.repeats, device)
     samples = measure(variants, ids, shapes.decode_tokens, amp, cfg.warmup, cfg.repeats, cfg.inner)
     memory = measure_memory(variants, ids, amp) if cfg.memory else {}
+    mixed = []
+    if cfg.mixed.adapters:
+        from cera.bench.mixed import measure_mixed
+
+        mixed_ids = token_batch(base.config.vocab_size, cfg.mixed.batch, shapes.seq_len, cfg.seed, device)
+        mixed = measure_mixed(cfg, base, mixed_ids, amp)
     return {
         "variants": variants,
         "samples": samples,
         "memory": memory,
+        "mixed": mixed,
         "device": device,
         "amp": amp,
         "weights_dtype": str(next(base.parameters()).dtype).removeprefix("torch."),

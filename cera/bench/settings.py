@@ -11,17 +11,11 @@ from typing import Any, Mapping
 
 from omegaconf import DictConfig, OmegaConf
 
-from cera.config import CONF_DIR, ConfigError, check_dropout, check_rank, check_seed, group_options
+from cera.config import CONF_DIR, ConfigError, check_dropout, check_int, check_rank, check_seed, group_options
 
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "bf16", "fp32")
 SHAPES = ("batch", "seq_len", "decode_tokens")
-
-
-def _positive_int(value: Any, key: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{key}={value!r} is invalid: must be an integer >= {minimum}")
-    return value
 
 
 def check_bench(cfg: DictConfig) -> None:
@@ -49,23 +43,24 @@ def check_bench(cfg: DictConfig) -> None:
         if name not in options:
             raise ConfigError(f"max_rank.{name}: {name} is not a known method: choose from {', '.join(options)}")
         if cap is not None:
-            _positive_int(cap, f"max_rank.{name}")
+            check_int(cap, f"max_rank.{name}")
     if not all(included(cfg, cfg.reference, rank) for rank in ranks):
         raise ConfigError(f"max_rank.{cfg.reference}={caps.get(cfg.reference)} drops the reference at some of "
                           f"ranks={ranks}: every rank needs it")
     check_dropout(cfg.dropout)
     check_seed(cfg.seed)
     for key in SHAPES:
-        _positive_int(cfg.shapes[key], f"shapes.{key}")
-    _positive_int(cfg.repeats, "repeats")
-    _positive_int(cfg.inner, "inner")
-    _positive_int(cfg.warmup, "warmup", minimum=0)
+        check_int(cfg.shapes[key], f"shapes.{key}")
+    check_int(cfg.repeats, "repeats")
+    check_int(cfg.inner, "inner")
+    _check_mixed(cfg, options)
+    check_int(cfg.warmup, "warmup", minimum=0)
     if cfg.device not in DEVICES:
         raise ConfigError(f"device={cfg.device!r} is invalid: choose from {', '.join(DEVICES)}")
     if cfg.dtype not in DTYPES:
         raise ConfigError(f"dtype={cfg.dtype!r} is invalid: choose from {', '.join(DTYPES)}")
     if cfg.threads is not None:
-        _positive_int(cfg.threads, "threads")
+        check_int(cfg.threads, "threads")
     from cera.models.load import ModelError, check_model_config
 
     try:
@@ -76,6 +71,25 @@ def check_bench(cfg: DictConfig) -> None:
         for name in methods:
             if included(cfg, name, rank):
                 adapter_settings(cfg, name, rank)
+
+
+def _check_mixed(cfg: DictConfig, options: list[str]) -> None:
+    mixed = cfg.get("mixed") or {}
+    counts = list(mixed.get("adapters") or [])
+    if not counts:
+        return
+    for n in counts:
+        check_int(n, "mixed.adapters[]")
+    for name in mixed.get("methods") or []:
+        if name not in options:
+            raise ConfigError(f"mixed.methods: {name} is not a known method: choose from {', '.join(options)}")
+        if name == "dora":
+            raise ConfigError("mixed.methods: dora cannot serve mixed-adapter batches (PEFT refuses adapter_names "
+                              "with DoRA)")
+    check_rank(mixed.get("rank"))
+    if check_int(mixed.get("batch"), "mixed.batch") < max(counts):
+        raise ConfigError(f"mixed.batch={mixed.batch} is smaller than the largest mixed.adapters={max(counts)}: "
+                          "every adapter needs a row")
 
 
 def included(cfg: DictConfig, name: str, rank: int) -> bool:

@@ -8,7 +8,8 @@ all compared with the reference (unmerged LoRA by default) at that rank.
 
 from __future__ import annotations
 
-import math
+
+import numpy as np
 
 from cera.bench.variants import BASE
 
@@ -19,14 +20,8 @@ def spread(values: list[float]) -> dict | None:
     """Median, quartiles (linear interpolation), min, max and n; None for no values."""
     if not values:
         return None
-    v = sorted(values)
-
-    def q(p: float) -> float:
-        pos = p * (len(v) - 1)
-        lo, hi = math.floor(pos), math.ceil(pos)
-        return v[lo] + (v[hi] - v[lo]) * (pos - lo)
-
-    return {"median": q(0.5), "q1": q(0.25), "q3": q(0.75), "min": v[0], "max": v[-1], "n": len(v)}
+    q1, median, q3 = (float(x) for x in np.quantile(values, [0.25, 0.5, 0.75]))  # linear interpolation
+    return {"median": median, "q1": q1, "q3": q3, "min": min(values), "max": max(values), "n": len(values)}
 
 
 def paired(a: list[float], b: list[float]) -> dict | None:

@@ -43,7 +43,7 @@ def shared_copy(model: nn.Module, private: Iterable[nn.Parameter] = ()) -> nn.Mo
 
 def merged_copy(model: nn.Module) -> nn.Module | None:
     """`merge` applied to a copy of an adapted model; None when the method cannot merge."""
-    private = [p for _, layer in iter_adapter_layers(model) for p in layer.base_layer.parameters()]
+    private = [p for _, layer in iter_adapter_layers(model) for p in layer.get_base_layer().parameters()]
     try:
         return merge(shared_copy(model, private)).eval()
     except AdapterError:  # non-linear adapters (cera, parallel) have no merged form

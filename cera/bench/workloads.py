@@ -49,17 +49,21 @@ def _next_token(out) -> torch.Tensor:
     return out.logits[:, -1:].argmax(dim=-1)
 
 
-def timed_inference(model: nn.Module, ids: torch.Tensor, new_tokens: int, amp: torch.dtype | None) -> tuple[float, float]:
-    """(prefill seconds, decode seconds for `new_tokens` greedy tokens after that prefill)."""
+def timed_inference(
+    model: nn.Module, ids: torch.Tensor, new_tokens: int, amp: torch.dtype | None, **kwargs
+) -> tuple[float, float]:
+    """(prefill seconds, decode seconds for `new_tokens` greedy tokens after that prefill).
+
+    `kwargs` go to every forward (e.g. `adapter_names` for a mixed-adapter batch)."""
     model.eval()
     with torch.inference_mode(), autocast(ids.device, amp):
         with Timer(ids.device) as prefill:
-            out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
+            out = model(input_ids=ids, use_cache=True, logits_to_keep=1, **kwargs)
             token = _next_token(out)
         cache = out.past_key_values
         with Timer(ids.device) as decode:
             for _ in range(new_tokens):
-                out = model(input_ids=token, past_key_values=cache, use_cache=True, logits_to_keep=1)
+                out = model(input_ids=token, past_key_values=cache, use_cache=True, logits_to_keep=1, **kwargs)
                 token = _next_token(out)
                 cache = out.past_key_values
     return prefill.seconds, decode.seconds

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cera.data import real, synthetic
+from cera.config import plain
 from cera.data.types import DataError, Splits
 
 SYNTHETIC = "synthetic"
@@ -20,17 +21,6 @@ ALLOWED_KEYS = frozenset(
      "complex_fraction",  # synthetic ``math`` mixture only
      "eval_tasks"}  # read by the eval config (conf/eval/default.yaml), not by the loader
 )  # fmt: skip
-
-
-def _plain(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    try:  # a Hydra DictConfig: resolve interpolations first
-        from omegaconf import DictConfig, OmegaConf
-
-        if isinstance(cfg, DictConfig):
-            return dict(OmegaConf.to_container(cfg, resolve=True))
-    except ImportError:  # pragma: no cover - omegaconf is a dependency
-        pass
-    return dict(cfg)
 
 
 def _size(cfg: Mapping[str, Any], key: str, required: bool) -> int | None:
@@ -45,7 +35,7 @@ def _size(cfg: Mapping[str, Any], key: str, required: bool) -> int | None:
 
 def load_splits(cfg: Mapping[str, Any]) -> Splits:
     """Train/val/test Examples for a ``data`` config (see ``conf/data/*.yaml``)."""
-    cfg = _plain(cfg)
+    cfg = plain(cfg)
     unknown = sorted(set(cfg) - ALLOWED_KEYS)
     if unknown:
         raise DataError(f"unknown data config key(s) {unknown} (allowed: {', '.join(sorted(ALLOWED_KEYS))})")

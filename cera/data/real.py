@@ -21,6 +21,7 @@ from random import Random
 from typing import Any
 
 from cera.data.rows import MAPPERS, to_example
+from cera.io import looks_local
 from cera.data.synthetic import derive_seed
 from cera.data.types import DataError, Example, Splits
 
@@ -33,13 +34,7 @@ _LOCAL_HINT = "set data.source to a hub id or an existing .json/.jsonl/.parquet 
 
 def is_local(source: str) -> bool:
     """Whether ``source`` names a local path rather than a Hub id (rule in the module docstring)."""
-    return (
-        Path(source).expanduser().exists()
-        or source.startswith(("/", ".", "~"))
-        or source.endswith("/")
-        or Path(source).suffix in SUFFIXES
-        or source.count("/") > 1
-    )
+    return looks_local(source, tuple(SUFFIXES))
 
 
 def _one_line(e: Exception) -> str:

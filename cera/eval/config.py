@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from cera.config import check_int, plain
+
 #: Task names accepted in ``eval.tasks`` (see cera.eval.lmeval_tasks).
 TASKS = ("basic", "complex", "gsm8k", "hendrycks_math", "math500")
 REAL_TASKS = ("gsm8k", "hendrycks_math", "math500")
@@ -26,29 +28,14 @@ class EvalError(ValueError):
     """A bad evaluation setting or input (task, source, prompt too long); the message is one line."""
 
 
-def _plain(cfg: Any) -> dict:
-    try:
-        from omegaconf import DictConfig, OmegaConf
-
-        if isinstance(cfg, DictConfig):
-            return dict(OmegaConf.to_container(cfg, resolve=True))
-    except ImportError:  # pragma: no cover - omegaconf is a dependency
-        pass
-    return dict(cfg)
-
-
 def _int(cfg: Mapping, key: str, low: int, nullable: bool = False) -> None:
-    v = cfg.get(key)
-    if v is None and nullable:
-        return
-    if isinstance(v, bool) or not isinstance(v, int) or v < low:
-        extra = " or null" if nullable else ""
-        raise EvalError(f"eval.{key}={v!r} is invalid: must be an integer >= {low}{extra}")
+    if cfg.get(key) is not None or not nullable:
+        check_int(cfg.get(key), f"eval.{key}", low, " or null" if nullable else "", EvalError)
 
 
 def check_eval_config(cfg: Any) -> dict:
     """Validate an ``eval`` config; return it as a plain dict with defaults for missing keys."""
-    cfg = _plain(cfg)
+    cfg = plain(cfg)
     unknown = sorted(set(cfg) - set(KEYS))
     if unknown:
         raise EvalError(f"eval.{unknown[0]} is not an eval option: allowed are {', '.join(KEYS)}")

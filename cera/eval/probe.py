@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from cera.adapters import method_of
+from cera.adapters import AdapterError, method_of
 from cera.eval.spectral import aggregate, collect_branch_spectra, delta_weight_spectra
 
 MAX_TOKENS = 2048  # activation rows per layer (tokens of the probe batch, in batch order)
-MERGEABLE = ("lora", "dora", "pera")  # methods with a ΔW (cera and parallel are non-linear)
 
 
 def probe_examples(data_cfg: Mapping, size: int) -> list:
@@ -42,7 +41,10 @@ def measure_spectra(model, batch: Mapping) -> dict:
     """{"method", "probe", "branch", "branch_aggregate", "delta_weight", "delta_weight_aggregate"}."""
     method = method_of(model)
     branch = collect_branch_spectra(model, batch, max_tokens=MAX_TOKENS)
-    delta = delta_weight_spectra(model) if method in MERGEABLE else None
+    try:
+        delta = delta_weight_spectra(model)
+    except AdapterError:  # no ΔW: a non-linear method (cera, parallel)
+        delta = None
     mask = batch["attention_mask"]
     return {
         "method": method,

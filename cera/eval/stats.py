@@ -16,15 +16,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from statistics import NormalDist
-
 import numpy as np
-
-#: t_{0.975, df} for df = 1..30 (two-sided 95%), used only when scipy is not importable.
-T975 = (12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
-        2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
-        2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423)  # fmt: skip
-
+from scipy.stats import binomtest
+from scipy.stats import t as t_dist
 
 def _vector(values, name: str) -> np.ndarray:
     """1-D float64, non-empty, finite: one value per problem (or sequence, or seed)."""
@@ -90,27 +84,10 @@ def ppl_ci(nll_sums: Sequence[float], token_counts: Sequence[float], n_boot: int
 
 
 def t_quantile(level: float, df: int) -> float:
-    """Two-sided Student-t critical value t_{(1+level)/2, df}: scipy, else the 95% table.
-
-    Without scipy, df > 30 uses the Cornish–Fisher expansion t ≈ z + (z³+z)/(4df)
-    + (5z⁵+16z³+3z)/(96df²) (error < 1e-3 there); other levels need scipy.
-    """
-    try:
-        from scipy.stats import t
-    except ImportError:
-        return _t_quantile_without_scipy(level, df)
-    return float(t.ppf((1 + level) / 2, df))
-
-
-def _t_quantile_without_scipy(level: float, df: int) -> float:
+    """Two-sided Student-t critical value t_{(1+level)/2, df} (scipy.stats.t)."""
     if df < 1:
         raise ValueError(f"t quantile needs df >= 1, got {df}")
-    if df > len(T975):
-        z = NormalDist().inv_cdf((1 + level) / 2)
-        return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
-    if level != 0.95:
-        raise ValueError(f"t quantile for level {level} with df {df} needs scipy; only 0.95 is tabulated")
-    return T975[df - 1]
+    return float(t_dist.ppf((1 + level) / 2, df))
 
 
 def across_seeds(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
@@ -154,8 +131,8 @@ def mcnemar(a_correct: Sequence[bool], b_correct: Sequence[bool]) -> dict:
     """McNemar's exact test on paired binary outcomes.
 
     Only discordant problems inform the comparison: a_only (a right, b wrong), b_only. Under
-    H0 each discordant problem goes either way with probability ½, so with m = a_only + b_only
-    p = min(1, 2 · Σ_{i ≤ min(a_only, b_only)} C(m, i) / 2^m)   (exact integers; m = 0 ⇒ p = 1).
+    H0 each discordant problem goes either way with probability ½: the two-sided exact binomial
+    test of a_only successes in m = a_only + b_only trials (scipy.stats.binomtest; m = 0 ⇒ p = 1).
     """
     x, y = _vector(a_correct, "mcnemar a_correct"), _vector(b_correct, "mcnemar b_correct")
     _same_length(x, y, "mcnemar")
@@ -163,5 +140,5 @@ def mcnemar(a_correct: Sequence[bool], b_correct: Sequence[bool]) -> dict:
         raise ValueError("mcnemar: outcomes must be binary (0/1 or bool)")
     a_only, b_only = int(np.sum((x == 1) & (y == 0))), int(np.sum((x == 0) & (y == 1)))
     m = a_only + b_only
-    tail = sum(math.comb(m, i) for i in range(min(a_only, b_only) + 1))
-    return {"a_only": a_only, "b_only": b_only, "p_value": min(1.0, 2 * tail / 2**m)}
+    p_value = 1.0 if m == 0 else float(binomtest(a_only, m, 0.5).pvalue)
+    return {"a_only": a_only, "b_only": b_only, "p_value": p_value}

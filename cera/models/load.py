@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
+from cera.io import looks_local
+
 KINDS = ("embedded", "hub", "gguf")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
@@ -33,8 +35,7 @@ def check_model_config(cfg: Mapping) -> None:
         path = str(cfg.get("path") or "")
         if not path:
             raise ModelError("model.path is empty: set it to a Hugging Face Hub id or a local model directory")
-        looks_local = path.startswith((".", "/", "~")) or Path(path).expanduser().exists()
-        if looks_local and not (Path(path).expanduser() / "config.json").is_file():
+        if looks_local(path) and not (Path(path).expanduser() / "config.json").is_file():
             raise ModelError(f"model.path={path} has no config.json: give a Hugging Face model directory or a Hub id")
     check_options(cfg)
     if kind == "gguf" and cfg.get("init", "pretrained") == "pretrained":

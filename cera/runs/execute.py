@@ -45,23 +45,16 @@ def _usage_errors() -> tuple[type[BaseException], ...]:
 
 def _prepare(cfg: DictConfig):
     """All the checks and builds that may reject the config; no file is written under runs/."""
-    import peft
     from transformers import set_seed
 
     from cera.adapters import attach
-    from cera.adapters.validation import check_lora_config
-    from cera.config import ConfigError, validate
+    from cera.config import validate
     from cera.data import SFTCollator, build_sft_dataset, load_splits
     from cera.eval.config import check_eval_config
     from cera.models import load_model
     from cera.preflight import check_adapter_fits, check_rows_kept
 
-    adapter_cfg = validate(cfg)
-    if isinstance(adapter_cfg, peft.LoraConfig):  # PEFT accepts any alpha
-        try:
-            check_lora_config(adapter_cfg)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+    adapter_cfg = validate(cfg)  # also PEFT's LoraConfig fields that PEFT accepts unchecked (lora_alpha)
     check_eval_config(cfg.eval)  # a bad eval setting must not surface only after training
     splits = load_splits(OmegaConf.to_container(cfg.data, resolve=True))
     model, tokenizer = load_model(OmegaConf.to_container(cfg.model, resolve=True), cfg.paths.cache_dir)
@@ -125,8 +118,8 @@ def _train_and_record(cfg, run_dir: Path, model, tokenizer, data, collator) -> d
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
         data_stats = {name: stats for name, (_, stats) in data.items()}
-        write_status(run_dir, "running", run_id=run_id(cfg), method=method_of(model), started=time.time(),
-                     trainable_params=trainable, data=data_stats, **provenance())
+        write_status(run_dir, "running", run_id=run_id(cfg), method=method_of(model), arm=cfg.get("arm_name"),
+                     started=time.time(), trainable_params=trainable, data=data_stats, **provenance())
     start = time.time()
     try:
         train_stats = fit(model, data["train"][0], data["val"][0], collator, cfg.train, cfg.lr, cfg.seed, run_dir)
@@ -138,8 +131,8 @@ def _train_and_record(cfg, run_dir: Path, model, tokenizer, data, collator) -> d
             test = perplexity(model, data["test"][0], collator, batch_size=cfg.train.eval_batch_size)
             atomic_write_json(run_dir / "ppl_sequences.json", test.pop("per_sequence"))
         results = {
-            "method": method_of(model), "rank": cfg.rank, "paper_rank": cfg.get("paper_rank"),
-            "dropout": cfg.dropout, "lr": cfg.lr, "seed": cfg.seed, "data": cfg.data.name, "model": cfg.model.name,
+            "method": method_of(model), "arm": cfg.get("arm_name"), "rank": cfg.rank,
+            "paper_rank": cfg.get("paper_rank"), "dropout": cfg.dropout, "lr": cfg.lr, "seed": cfg.seed, "data": cfg.data.name, "model": cfg.model.name,
             "cell_id": cell_id(cfg), "budget": cfg.train.max_steps,
             "test_ppl": test["ppl"], "test_nll": test["nll"], "test_tokens": test["tokens"],
             "test_sequences": test["sequences"], "trainable_params": trainable, "total_params": total,

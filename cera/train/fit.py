@@ -20,6 +20,7 @@ from cera.io import atomic_write_jsonl
 from cera.train.checkpoints import last_good_checkpoint
 from cera.runs.record import write_status
 from cera.train.preempt import CheckpointOnSignal, Interrupted, PreemptionGuard, local_stop_signals
+from cera.train.trackers import tracker_callbacks, trackers
 from cera.train.trainer import AdapterTrainer
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,9 @@ def training_arguments(cfg: Mapping, lr: float, seed: int, output_dir: Path, eva
         dataloader_num_workers=int(cfg["num_workers"]),
         remove_unused_columns=False,
         include_num_input_tokens_seen="non_padding",
-        report_to="none",
+        report_to=["wandb"] if "wandb" in trackers(cfg) else "none",  # TensorBoard: our callback (run_dir)
+        gradient_checkpointing=bool(cfg.get("gradient_checkpointing", False)),
+        gradient_checkpointing_kwargs={"use_reentrant": False},  # the frozen base's inputs need no grad
         disable_tqdm=not cfg.get("progress_bar", True),
     )
 
@@ -119,7 +122,8 @@ def fit(model, train_ds, val_ds, collator, cfg: Mapping, lr: float, seed: int, r
         train_dataset=train_ds,
         eval_dataset=val_ds,
         data_collator=collator,
-        callbacks=[CurveWriter(run_dir / "curve.jsonl"), meter, CheckpointOnSignal(guard), *callbacks],
+        callbacks=[CurveWriter(run_dir / "curve.jsonl"), meter, CheckpointOnSignal(guard),
+                   *tracker_callbacks(cfg, run_dir), *callbacks],
     )
     with guard:
         out = trainer.train(resume_from_checkpoint=last)

@@ -28,16 +28,6 @@ def _make_config(method: str, **overrides):
     return cls(**{**fields, **overrides})
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny matmuls gain nothing from threads; on a busy 2-core box OpenMP's barrier makes each
-    Linear ~100x slower with 2 threads (16 ms vs 0.1 ms). Restored after each test."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def make_config():
     """make_config(method, **overrides) -> a small config for that method."""

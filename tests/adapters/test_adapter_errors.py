@@ -60,7 +60,7 @@ def test_lora_checkpoint_of_another_rank_is_refused(tiny_model, make_config, tmp
 
 def test_checkpoint_for_another_architecture_names_the_shape(tiny_model, tmp_path):
     path = saved(tmp_path, tiny_model, CeraConfig(r=4, alpha=8), hidden_size=64)
-    name = re.escape("'model.layers.0.self_attn.q_proj.W_up'")
+    name = re.escape("'model.layers.0.self_attn.q_proj.cera_W_up'")
     with raises_one_line(rf"adapter tensor {name} has shape \[4, 64\] in checkpoint .* but \[4, 32\] in the model"):
         load_adapter(tiny_model(), path)
 
@@ -76,25 +76,41 @@ def test_missing_or_foreign_files(tiny_model, tmp_path):
         load_adapter(tiny_model(), tmp_path / "nope")
     path = saved(tmp_path, tiny_model, CeraConfig(r=4, alpha=8))
     meta = json.loads((path / "adapter_config.json").read_text())
-    (path / "adapter_config.json").write_text(json.dumps({**meta, "format_version": 2}))
-    with raises_one_line(r"format_version=2"):
+    (path / "adapter_config.json").write_text(json.dumps({**meta, "peft_type": "VERA"}))
+    with raises_one_line(r"has peft_type='VERA': cera loads"):
         load_adapter(tiny_model(), path)
-    (path / "adapter_config.json").write_text(json.dumps({**meta, "method": "vera"}))
-    with raises_one_line(r"unknown method 'vera'"):
+    (path / "adapter_config.json").write_text(json.dumps({**meta, "r": 0}))
+    with raises_one_line(r"invalid CERA config: rank r=0 is invalid"):
         load_adapter(tiny_model(), path)
-    (path / "adapter.safetensors").unlink()
-    with raises_one_line(r"adapter\.safetensors does not exist"):
+    (path / "adapter_config.json").write_text("{not json")
+    with raises_one_line(r"adapter_config.json is corrupt: invalid JSON at line 1"):
         load_adapter(tiny_model(), path)
+    (path / "adapter_model.safetensors").unlink()
+    with raises_one_line(r"adapter_model\.safetensors does not exist"):
+        load_adapter(tiny_model(), path)
+    (path / "adapter.safetensors").write_bytes(b"")
+    with raises_one_line(r"pre-PEFT format"):
+        load_adapter(tiny_model(), path)
+
+
+def test_peft_from_pretrained_refuses_a_checkpoint_that_does_not_fit(tiny_model, tmp_path):
+    """PEFT alone only warns about missing keys; our tuners refuse them (and other shapes) in one line."""
+    path = saved(tmp_path, tiny_model, CeraConfig(r=4, alpha=8), num_hidden_layers=3)
+    with raises_one_line(r"checkpoint does not fit the model: 0 adapter tensors missing \[\], 4 unexpected"):
+        peft.PeftModel.from_pretrained(tiny_model(), path)
+    path = saved(tmp_path, tiny_model, PeraConfig(r=2, alpha=2), name="wide", hidden_size=64)
+    with raises_one_line(r"has shape \[2, 64\] in checkpoint but \[2, 32\] in the model"):
+        peft.PeftModel.from_pretrained(tiny_model(), path)
 
 
 def test_save_is_atomic_and_overwrites(tiny_model, randomize, tmp_path):
     model = attach(tiny_model(), PeraConfig(r=2, alpha=2))
     path = save_adapter(model, tmp_path / "a")
-    first = (path / "adapter.safetensors").read_bytes()
+    first = (path / "adapter_model.safetensors").read_bytes()
     randomize(model)
     save_adapter(model, path)
-    assert sorted(p.name for p in path.iterdir()) == ["adapter.safetensors", "adapter_config.json"]
-    assert (path / "adapter.safetensors").read_bytes() != first
+    assert sorted(p.name for p in path.iterdir()) == ["adapter_config.json", "adapter_model.safetensors"]
+    assert (path / "adapter_model.safetensors").read_bytes() != first
 
 
 @pytest.mark.parametrize("first", ["lora", "cera", "parallel"])
@@ -133,8 +149,9 @@ def test_non_linear_target_and_suffix_semantics(tiny_model):
     with raises_one_line(r"match no module"):
         attach(tiny_model(), CeraConfig(r=2, alpha=2, target_modules=["proj"]))
     model = attach(tiny_model(), CeraConfig(r=2, alpha=2, target_modules=["layers.1.self_attn.q_proj"]))
-    assert type(model.model.layers[1].self_attn.q_proj).__name__ == "CeraLinear"
-    assert type(model.model.layers[0].self_attn.q_proj).__name__ == "Linear"
+    layers = model.base_model.model.model.layers
+    assert type(layers[1].self_attn.q_proj).__name__ == "CeraLayer"
+    assert type(layers[0].self_attn.q_proj).__name__ == "Linear"
 
 
 def test_bare_model_has_no_method(tiny_model):

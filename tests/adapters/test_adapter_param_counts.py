@@ -32,8 +32,9 @@ def test_lora_and_cera_budgets(r):
     cera = attach(llama3_8b(), CeraConfig(r=r, alpha=2 * r, target_modules=targets))
     assert trainable_parameters(lora) == BUDGET[r]
     assert trainable_parameters(cera) == BUDGET[r]
-    assert cera.model.layers[31].self_attn.v_proj.W_down.shape == (1024, r)
-    assert cera.model.layers[0].self_attn.q_proj.W_up.device.type == "meta"
+    layers = cera.base_model.model.model.layers
+    assert layers[31].self_attn.v_proj.cera_W_down["default"].shape == (1024, r)
+    assert layers[0].self_attn.q_proj.cera_W_up["default"].device.type == "meta"
 
 
 def test_dora_adds_magnitudes():

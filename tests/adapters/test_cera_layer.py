@@ -5,23 +5,32 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cera.adapters import CeraConfig, CeraLinear, attach, branch_output, iter_adapter_layers
+from cera.adapters import CeraConfig, CeraLayer, attach, branch_output, iter_adapter_layers
 
 SIGMA = {"silu": F.silu, "relu": F.relu, "gelu": F.gelu, "identity": lambda t: t}
 
 
 def random_layer(activation="silu", dropout=0.0, r=3, alpha=6.0):
     torch.manual_seed(0)
-    layer = CeraLinear(nn.Linear(8, 5), CeraConfig(r=r, alpha=alpha, dropout=dropout, activation=activation))
+    config = CeraConfig(r=r, alpha=alpha, dropout=dropout, activation=activation)
+    layer = CeraLayer.wrap(nn.Linear(8, 5), "lin", "default", config)
     with torch.no_grad():
-        layer.W_down.normal_()
+        layer.cera_W_down["default"].normal_()
     return layer
+
+
+def up(layer):
+    return layer.cera_W_up["default"]
+
+
+def down(layer):
+    return layer.cera_W_down["default"]
 
 
 def by_hand(layer, x, sigma, latent_dropout=lambda t: t):
     base = layer.base_layer
-    latent = latent_dropout(sigma(x @ layer.W_up.T))
-    return x @ base.weight.T + base.bias + layer.scale * (latent @ layer.W_down.T)
+    latent = latent_dropout(sigma(x @ up(layer).T))
+    return x @ base.weight.T + base.bias + layer.scaling["default"] * (latent @ down(layer).T)
 
 
 @pytest.mark.parametrize("activation", SIGMA)
@@ -30,8 +39,8 @@ def test_forward_is_the_formula(activation):
     x = torch.randn(2, 4, 8)
     out = layer(x)
     torch.testing.assert_close(out, by_hand(layer, x, SIGMA[activation]), rtol=0, atol=1e-6)
-    torch.testing.assert_close(out - layer.base_layer(x), layer.branch(x), rtol=0, atol=1e-6)
-    assert layer.W_up.abs().sum() > 0 and layer.scale == 2.0
+    torch.testing.assert_close(out - layer.base_layer(x), layer.branch("default", x), rtol=0, atol=1e-6)
+    assert up(layer).abs().sum() > 0 and layer.scaling["default"] == 2.0
 
 
 def test_dropout_acts_on_latent_after_sigma_in_train_mode():
@@ -85,16 +94,16 @@ def test_zero_init_leaves_the_model_unchanged(tiny_model, input_ids):
     model = attach(tiny_model(), CeraConfig(r=4, alpha=8, dropout=0.1)).eval()
     assert torch.equal(model(input_ids).logits, expected)
     layers = dict(iter_adapter_layers(model))
-    assert len(layers) == 4 and all(layer.W_down.abs().sum() == 0 for layer in layers.values())
+    assert len(layers) == 4 and all(down(layer).abs().sum() == 0 for layer in layers.values())
 
 
 def test_bf16_base_keeps_float32_adapter(tiny_model, input_ids):
     model = attach(tiny_model().to(torch.bfloat16), CeraConfig(r=4, alpha=8))
-    layer = model.model.layers[0].self_attn.q_proj
-    assert layer.W_up.dtype == layer.W_down.dtype == torch.float32
+    layer = model.base_model.model.model.layers[0].self_attn.q_proj
+    assert up(layer).dtype == down(layer).dtype == torch.float32
     assert layer.base_layer.weight.dtype == torch.bfloat16
     x = torch.randn(2, 32, dtype=torch.bfloat16)
-    assert layer(x).dtype == torch.bfloat16 and layer.branch(x).dtype == torch.float32
+    assert layer(x).dtype == torch.bfloat16 and layer.branch("default", x).dtype == torch.float32
     assert model(input_ids).logits.dtype == torch.bfloat16
 
 
@@ -108,11 +117,12 @@ def test_identity_cera_equals_peft_lora(tiny_model, input_ids, randomize):
     copied = 0
     with torch.no_grad():
         for name, layer in iter_adapter_layers(cera):
-            twin = lora.base_model.model.get_submodule(name)
-            twin.lora_A["default"].weight.copy_(layer.W_up)
-            twin.lora_B["default"].weight.copy_(layer.W_down)
-            x = torch.randn(5, layer.W_up.shape[1])
-            torch.testing.assert_close(branch_output(twin, x), layer.branch(x), rtol=0, atol=1e-6)
+            twin = lora.get_submodule(name)
+            twin.lora_A["default"].weight.copy_(up(layer))
+            twin.lora_B["default"].weight.copy_(down(layer))
+            x = torch.randn(5, up(layer).shape[1])
+            torch.testing.assert_close(branch_output(twin, x), branch_output(layer, x), rtol=0, atol=1e-12)
+            torch.testing.assert_close(branch_output(layer, x).float(), layer.branch("default", x), rtol=1e-5, atol=1e-6)
             copied += 1
     assert copied == 4
     cera_logits, lora_logits = cera(input_ids).logits, lora(input_ids).logits

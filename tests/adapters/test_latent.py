@@ -13,30 +13,34 @@ import pytest
 import torch
 from torch import nn
 
-from cera.adapters import CeraConfig, CeraLinear
+from cera.adapters import CeraConfig, CeraLayer
 from cera.adapters.latent import cast_input, latent, reference_branch
 
 ACTIVATIONS = ("silu", "relu", "gelu", "identity")
 
 
-def _layer(activation: str, dropout: float, alpha: float) -> CeraLinear:
+def _layer(activation: str, dropout: float, alpha: float) -> CeraLayer:
     torch.manual_seed(0)
-    layer = CeraLinear(nn.Linear(48, 40, dtype=torch.bfloat16),
-                       CeraConfig(r=8, alpha=alpha, dropout=dropout, activation=activation))
+    layer = CeraLayer.wrap(nn.Linear(48, 40, dtype=torch.bfloat16), "lin", "default",
+                           CeraConfig(r=8, alpha=alpha, dropout=dropout, activation=activation))
     with torch.no_grad():
-        layer.W_down.normal_()
+        layer.cera_W_down["default"].normal_()
     return layer
+
+
+def _branch(layer, x):
+    return layer.branch("default", x)
 
 
 def _run(branch, layer, x, amp: bool, seed: int = 7):
     """Output and gradients (x, W_up, W_down) of `branch(layer, x)` from a fixed RNG state."""
-    for t in (x, layer.W_up, layer.W_down):
+    for t in (x, layer.cera_W_up["default"], layer.cera_W_down["default"]):
         t.grad = None
     torch.manual_seed(seed)
     with torch.autocast("cpu", dtype=torch.bfloat16) if amp else contextlib.nullcontext():
         out = branch(layer, x)
     out.float().pow(2).sum().backward()
-    return [out.detach(), x.grad, layer.W_up.grad, layer.W_down.grad]
+    return [out.detach(), x.grad, layer.cera_W_up["default"].grad, layer.cera_W_down["default"].grad]
 
 
 @pytest.mark.parametrize("amp", [False, True], ids=["fp32", "bf16-autocast"])
@@ -45,12 +49,12 @@ def _run(branch, layer, x, amp: bool, seed: int = 7):
 def test_power_of_two_scale_is_bitwise_the_plain_branch(activation, training, dropout, amp):
     layer = _layer(activation, dropout, alpha=16).train(training)  # s = alpha / r = 2
     x = torch.randn(5, 48, dtype=torch.bfloat16, requires_grad=True)
-    fast = _run(lambda m, t: m.branch(t), layer, x, amp)
+    fast = _run(_branch, layer, x, amp)
     plain = _run(reference_branch, layer, x, amp)
     for a, b in zip(fast, plain):
         assert a.dtype == b.dtype and torch.equal(a, b)
     if training and dropout:  # the mask really fires
-        h = torch.nn.functional.linear(x.detach().float(), layer.W_up)
+        h = torch.nn.functional.linear(x.detach().float(), layer.cera_W_up["default"])
         torch.manual_seed(7)
         assert (latent(h, activation, dropout, True, 2.0) == 0).float().mean() > 0.1
 
@@ -59,7 +63,7 @@ def test_power_of_two_scale_is_bitwise_the_plain_branch(activation, training, dr
 def test_other_scales_agree_within_a_few_ulps(amp, tolerance):
     layer = _layer("silu", 0.3, alpha=12).train()  # s = 1.5: the scale moves across W_down's rounding
     x = torch.randn(5, 48, dtype=torch.bfloat16, requires_grad=True)
-    for a, b in zip(_run(lambda m, t: m.branch(t), layer, x, amp), _run(reference_branch, layer, x, amp)):
+    for a, b in zip(_run(_branch, layer, x, amp), _run(reference_branch, layer, x, amp)):
         torch.testing.assert_close(a, b, rtol=tolerance, atol=tolerance * b.abs().max().item())
 
 
@@ -68,7 +72,7 @@ def test_inference_path_is_bitwise_and_in_place(context):
     layer = _layer("silu", 0.3, alpha=16).eval()
     x = torch.randn(5, 48, dtype=torch.bfloat16)
     with context():
-        assert torch.equal(layer.branch(x), reference_branch(layer, x))
+        assert torch.equal(layer.branch("default", x), reference_branch(layer, x))
         h = torch.randn(5, 8)
         assert latent(h, "silu", 0.3, False, 2.0).data_ptr() == h.data_ptr()  # no new latent-sized tensor
 

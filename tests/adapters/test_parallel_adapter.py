@@ -4,21 +4,22 @@ import pytest
 import torch
 from torch import nn
 
-from cera.adapters import AdapterError, ParallelAdapter, ParallelConfig, attach, iter_adapter_layers
+from cera.adapters import AdapterError, ParallelConfig, ParallelLayer, attach, iter_adapter_layers
 
 
 def test_zero_init_leaves_the_model_unchanged(tiny_model, input_ids):
     model = attach(tiny_model(), ParallelConfig(r=4, alpha=8))
     layers = dict(iter_adapter_layers(model))
-    assert sorted(layers) == ["model.layers.0.self_attn", "model.layers.1.self_attn"]
-    assert layers["model.layers.0.self_attn"].W_up.shape == (4, 32)
-    assert layers["model.layers.0.self_attn"].W_down.shape == (32, 4)
+    first = "base_model.model.model.layers.0.self_attn"
+    assert sorted(layers) == [first, "base_model.model.model.layers.1.self_attn"]
+    assert layers[first].cera_W_up["default"].shape == (4, 32)
+    assert layers[first].cera_W_down["default"].shape == (32, 4)
     assert torch.equal(model(input_ids).logits, tiny_model()(input_ids).logits)
 
 
 def test_wrapper_adds_branch_of_block_input(tiny_model, input_ids, randomize):
     model = randomize(attach(tiny_model(), ParallelConfig(r=4, alpha=8, activation="gelu")))
-    wrapper = model.model.layers[1].self_attn
+    wrapper = model.base_model.model.model.layers[1].self_attn
     seen = {}
 
     def on_attn(module, args, kwargs, out):
@@ -34,11 +35,12 @@ def test_wrapper_adds_branch_of_block_input(tiny_model, input_ids, randomize):
     attn, wrapped = seen["attn"], seen["wrapped"]
     assert type(wrapped) is tuple and len(wrapped) == len(attn)
     assert all(a is b for a, b in zip(attn[1:], wrapped[1:]))
-    latent = torch.nn.functional.gelu(seen["hidden"] @ wrapper.W_up.T)
-    expected = attn[0] + wrapper.scale * (latent @ wrapper.W_down.T)
+    latent = torch.nn.functional.gelu(seen["hidden"] @ wrapper.cera_W_up["default"].T)
+    expected = attn[0] + wrapper.scaling["default"] * (latent @ wrapper.cera_W_down["default"].T)
     torch.testing.assert_close(wrapped[0], expected, rtol=0, atol=1e-6)
-    torch.testing.assert_close(wrapped[0] - attn[0], wrapper.branch(seen["hidden"]), rtol=0, atol=1e-6)
-    assert wrapper.branch(seen["hidden"]).abs().max() > 1e-3
+    branch = wrapper.branch("default", seen["hidden"])
+    torch.testing.assert_close(wrapped[0] - attn[0], branch, rtol=0, atol=1e-6)
+    assert branch.abs().max() > 1e-3
 
 
 class ToyBlock(nn.Module):
@@ -52,15 +54,15 @@ class ToyBlock(nn.Module):
 
 def test_hidden_states_positional_or_keyword_and_args_pass_through():
     torch.manual_seed(0)
-    wrapper = ParallelAdapter(ToyBlock(), ParallelConfig(r=2, alpha=2))
+    wrapper = ParallelLayer.wrap(ToyBlock(), "block", "default", ParallelConfig(r=2, alpha=2))
     with torch.no_grad():
-        wrapper.W_down.normal_()
+        wrapper.cera_W_down["default"].normal_()
     h, marker = torch.randn(3, 6), object()
     by_position = wrapper(h, 3.0, extra=marker)
     by_keyword = wrapper(hidden_states=h, gain=3.0, extra=marker)
     assert by_position[1] is marker and by_keyword[1] is marker
     assert torch.equal(by_position[0], by_keyword[0])
-    expected = wrapper.base_layer(h, 3.0)[0] + wrapper.branch(h)
+    expected = wrapper.base_layer(h, 3.0)[0] + wrapper.branch("default", h)
     torch.testing.assert_close(by_position[0], expected, rtol=0, atol=0)
     with pytest.raises(TypeError, match="hidden_states"):
         wrapper(extra=marker)

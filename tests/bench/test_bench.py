@@ -16,25 +16,8 @@ import pytest
 import torch
 
 from cera.config import ConfigError
-from tests.conftest import REPO, TINY_MODEL
-
-SMALL = [*TINY_MODEL, "ranks=[2,4]", "shapes.batch=2", "shapes.seq_len=8", "shapes.decode_tokens=2",
-         "repeats=2", "inner=1", "warmup=1", "threads=1", "max_rank.pera=2"]
-METHODS = ("lora", "dora", "cera", "pera")
-
-
-@pytest.fixture
-def compose_bench(paths):
-    from hydra import compose, initialize_config_dir
-
-    from cera.config import CONF_DIR
-
-    def _compose(*overrides: str):
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            return compose("bench", overrides=[*SMALL, *paths, *overrides])
-
-    return _compose
-
+from tests.bench.conftest import METHODS, SMALL
+from tests.conftest import REPO
 
 def _spreads_ok(s: dict) -> bool:
     keys = ("median", "q1", "q3", "min", "max")
@@ -70,6 +53,10 @@ def test_schema_and_ratios(compose_bench, tmp_path):
         assert f"### r = {group}" in result["markdown"]
     assert record["targets"] and all(math.isfinite(t["measured"]) and t["measured"] > 0 for t in record["targets"])
     assert result["markdown"].count("| base (no adapter) |") == 2
+    mixed = record["mixed"]
+    assert [(r["adapters"], r["method"], r["reference"]) for r in mixed] == [(1, "cera", "lora"), (3, "cera", "lora")]
+    assert all(_spreads_ok(r["ratios"][w]) and r["prefill_s"]["n"] == 2 for r in mixed for w in ("prefill", "decode"))
+    assert "### N adapters in one batch" in result["markdown"]
 
 
 SHAPE_ONLY = ["model=llama3_8b", "model.init=random", "model.num_layers=1", "model.dtype=float32",
@@ -106,6 +93,8 @@ def test_shape_only_truncated_model_names_its_layers_and_shapes(paths, tmp_path)
     ("device=tpu", "device='tpu' is invalid"),
     ("max_rank.lora=2", "max_rank.lora=2 drops the reference"),
     ("inner=0", "inner=0 is invalid"),
+    ("mixed.batch=2", "mixed.batch=2 is smaller than the largest mixed.adapters=3"),
+    ("mixed.methods=[dora]", "dora cannot serve mixed-adapter batches"),
 ])
 def test_bad_config_fails_before_loading(compose_bench, override, fragment):
     from cera.bench.settings import check_bench

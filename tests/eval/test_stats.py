@@ -61,16 +61,6 @@ def test_across_seeds_t_interval():
     assert across_seeds([0.5])[0] == 0.5 and math.isnan(across_seeds([0.5])[1])
 
 
-def test_t_table_without_scipy_matches_scipy():
-    t = pytest.importorskip("scipy.stats").t
-    for df in range(1, 31):
-        assert stats._t_quantile_without_scipy(0.95, df) == pytest.approx(t.ppf(0.975, df), abs=6e-5)
-    for df in range(31, 201):
-        assert stats._t_quantile_without_scipy(0.95, df) == pytest.approx(t.ppf(0.975, df), abs=1e-3)
-    with pytest.raises(ValueError, match="needs scipy"):
-        stats._t_quantile_without_scipy(0.9, 5)
-
-
 def test_paired_bootstrap_detects_a_clear_difference():
     a = bernoulli(500, 400)
     b = a.copy()

@@ -16,7 +16,7 @@ from cera.config import CONF_DIR, given_keys, register_resolvers, resolve_rank
 from cera.runs.naming import run_id
 from tests.conftest import TINY
 
-EXPERIMENTS = sorted(p.stem for p in (CONF_DIR.parent / "experiments").glob("*.yaml"))
+EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 # Runs per experiment at the default seeds=3 (the numbers the experiment headers and README state).
 GRID = {"fig1_scaling_law": 24, "fig2_lr_robustness": 30, "fig3_fig4_spectra": 36,
         "table1_downstream": 27, "table2_case_study": 12, "table3_ablation": 15}
@@ -27,15 +27,15 @@ def test_every_experiment_is_known():
 
 
 def jobs(experiment: str, *cli: str) -> list[list[str]]:
-    """The override list of every job `python -m cera.run -m +experiment=<e> <cli>` launches."""
+    """The override list of every job `python -m cera.run -m experiment=<e> <cli>` launches."""
     register_resolvers()
     fixed = [o for o in cli if not OverridesParser.create().parse_override(o).is_sweep_override()]
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = hydra_compose("config", overrides=[f"+experiment={experiment}", *fixed], return_hydra_config=True)
+        cfg = hydra_compose("config", overrides=[f"experiment={experiment}", *fixed], return_hydra_config=True)
     params = OmegaConf.to_container(cfg.hydra.sweeper.params, resolve=True)
     cli_keys = {o.split("=", 1)[0] for o in cli}
     sweep = [f"{k}={v}" for k, v in params.items() if k not in cli_keys] + list(cli)
-    parsed = OverridesParser.create().parse_overrides([f"+experiment={experiment}", *sweep])
+    parsed = OverridesParser.create().parse_overrides([f"experiment={experiment}", *sweep])
     return BasicSweeper.split_arguments(parsed, None)[0]
 
 
@@ -109,7 +109,7 @@ def test_arms_set_what_their_names_say():
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_runs_two_steps_on_a_tiny_model(experiment, cli_env, tmp_path):
     # the tiny test backbone is 32 wide; keep the embedded default's rank_scale so no two cells collapse
-    cmd = [sys.executable, "-m", "cera.run", "-m", f"+experiment={experiment}", "seeds=1", *TINY,
+    cmd = [sys.executable, "-m", "cera.run", "-m", f"experiment={experiment}", "seeds=1", *TINY,
            "model.rank_scale=0.03125"]
     proc = subprocess.run(cmd, env=cli_env, cwd=CONF_DIR.parent, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]

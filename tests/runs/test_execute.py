@@ -17,18 +17,19 @@ def _runs(cfg) -> list[str]:
 
 
 def test_run_writes_every_output(compose):
-    cfg = compose("method=cera", "rank=4")
+    cfg = compose("arm=cera_relu", "rank=4")
     row = execute(cfg)
     run = run_dir_for(cfg)
     assert row["state"] == "done"
     for name in ["config.yaml", "status.json", "curve.jsonl", "results.json", "ppl_sequences.json",
-                 "adapter/adapter.safetensors", "adapter/adapter_config.json"]:
+                 "adapter/adapter_model.safetensors", "adapter/adapter_config.json"]:
         assert (run / name).is_file(), name
     status = json.loads((run / "status.json").read_text())
     assert status["state"] == "done" and status["git"].keys() >= {"commit", "dirty"}
     assert status["versions"]["torch"] and status["hardware"]["cpu_count"] >= 1
     results = json.loads((run / "results.json").read_text())
     assert results["test_ppl"] > 1 and results["trainable_params"] > 0 and results["steps"] == 2
+    assert results["arm"] == status["arm"] == "cera_relu" and results["method"] == "cera"
     curve = [json.loads(line) for line in (run / "curve.jsonl").read_text().splitlines()]
     assert any("val_ppl" in r and r["step"] == 0 for r in curve)  # the base model's point
     assert any("loss" in r for r in curve)

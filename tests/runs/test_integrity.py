@@ -101,7 +101,7 @@ def test_wrong_field_type_inside_valid_json(run):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("name", ["status.json", "results.json", "adapter/adapter.safetensors",
+@pytest.mark.parametrize("name", ["status.json", "results.json", "adapter/adapter_model.safetensors",
                                   "adapter/adapter_config.json"])
 def test_evaluate_refuses_in_one_line(run, name, shape, capsys):
     from cera.evaluate import main
@@ -114,11 +114,11 @@ def test_evaluate_refuses_in_one_line(run, name, shape, capsys):
 
 def _tamper(adapter: Path) -> None:
     """Change one weight, keep every name, shape and dtype: only the content hash can tell."""
-    tensors = load_file(adapter / "adapter.safetensors")
+    tensors = load_file(adapter / "adapter_model.safetensors")
     name = sorted(tensors)[0]
     tensors[name] = tensors[name].clone()
     tensors[name].view(-1)[0] += 1e-3
-    save_file(tensors, adapter / "adapter.safetensors")
+    save_file(tensors, adapter / "adapter_model.safetensors")
 
 
 def test_tampered_adapter_is_refused(run):
@@ -147,7 +147,7 @@ def test_tampered_adapter_load_is_refused_by_load_adapter(run, compose):
 # --- checkpoints: a corrupt newest one falls back to the previous one, else a fresh start ---------
 
 CKPT_DAMAGE = [("optimizer.pt", "truncated"), ("scheduler.pt", "garbage"), ("trainer_state.json", "wrong_type"),
-               ("adapter.safetensors", "truncated"), ("adapter_config.json", "garbage"), ("rng_state.pth", "empty")]
+               ("adapter_model.safetensors", "truncated"), ("adapter_config.json", "garbage"), ("rng_state.pth", "empty")]
 
 
 @pytest.mark.parametrize("name,shape", CKPT_DAMAGE, ids=[f"{n}-{s}" for n, s in CKPT_DAMAGE])

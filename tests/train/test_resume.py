@@ -36,7 +36,7 @@ def test_resume_matches_uninterrupted(compose, tmp_path):
 
     _, first = _fit(cfg, tmp_path / "resumed", callbacks=(StopAt(3),))
     assert first["steps"] == 3
-    assert (tmp_path / "resumed" / "checkpoints" / "checkpoint-3" / "adapter.safetensors").is_file()
+    assert (tmp_path / "resumed" / "checkpoints" / "checkpoint-3" / "adapter_model.safetensors").is_file()
     resumed, second = _fit(cfg, tmp_path / "resumed")
     assert second["resumed_from"] == "checkpoint-3" and second["steps"] == 6
 
