@@ -242,6 +242,17 @@ def check_argv(argv: list[str]) -> None:
     check_keys(overrides)
 
 
+def check_unknown_keys(argv: list[str], config_name: str) -> None:
+    """`check_keys` for another entry point's config (conf/<config_name>.yaml), from its argv."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        overrides = OverridesParser.create().parse_overrides([a for a in argv if "=" in a and not a.startswith("-")])
+    except Exception:  # noqa: BLE001 - malformed overrides get Hydra's own error message
+        return
+    check_keys(overrides, config_name)
+
+
 def _first_value(o) -> str:
     return str(next(iter(o.sweep_iterator()))) if o.is_sweep_override() else str(o.value())
 

@@ -33,5 +33,16 @@ def main(cfg: DictConfig) -> None:
     print(f"wrote {' and '.join(result['files'])} ({result['wall_seconds']:.0f} s)")
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    from cera.config import check_unknown_keys
+
+    try:  # a typo such as shapes.bach=4 or +foo=1: one line, before Hydra composes anything
+        check_unknown_keys(sys.argv[1:], "bench")
+    except ConfigError as exc:
+        print(f"cera: error: {exc}", file=sys.stderr)
+        sys.exit(2)
     main()
+
+
+if __name__ == "__main__":
+    cli()

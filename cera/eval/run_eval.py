@@ -17,8 +17,7 @@ import math
 import time
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
-
+from cera.config import plain
 from cera.eval.config import check_eval_config
 from cera.io import atomic_write_json, atomic_write_jsonl
 
@@ -36,14 +35,10 @@ def finite(obj):
     return obj
 
 
-def _plain(node) -> dict:
-    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
-
-
 def run_spectra(cfg, model, tokenizer, eval_cfg: dict, run_dir: Path) -> dict:
     from cera.eval.probe import measure_spectra, probe_batch, probe_examples
 
-    examples = probe_examples(_plain(cfg.data), eval_cfg["probe_size"])
+    examples = probe_examples(plain(cfg.data), eval_cfg["probe_size"])
     record = measure_spectra(model, probe_batch(tokenizer, examples, int(cfg.train.max_seq_len)))
     atomic_write_json(run_dir / "spectra.json", finite(record))
     return {"file": "spectra.json", "probe": record["probe"], "branch": record["branch_aggregate"],

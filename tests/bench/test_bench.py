@@ -122,3 +122,13 @@ def test_latent_ab_pairs_optimised_plain_and_lora():
     for workload in out.values():
         assert set(workload["ms"]) == {"cera optimised", "cera plain", "lora"}
         assert all(_spreads_ok(workload[k]) for k in ("optimised/plain", "optimised/lora", "plain/lora"))
+
+
+def test_unknown_bench_keys_are_one_line_errors():
+    from cera.config import check_unknown_keys
+
+    with pytest.raises(ConfigError, match=r"unknown key shapes.bach \(did you mean shapes.batch\?\)"):
+        check_unknown_keys(["shapes.bach=4"], "bench")
+    with pytest.raises(ConfigError, match="unknown key foo"):
+        check_unknown_keys(["+foo=1", "model=tiny"], "bench")
+    check_unknown_keys(["mixed.adapters=[1]", "model.init=random", "ranks=[2]"], "bench")
