@@ -43,10 +43,12 @@ def read_json(path: str | os.PathLike, default: Any = None) -> Any:
 
 def looks_local(path: str, suffixes: tuple[str, ...] = ()) -> bool:
     """The local-path rule (model.path, data.source): an existing path, or one that starts with '/',
-    '.' or '~', ends with '/' or has one of `suffixes`, is local; anything else is a Hub id."""
+    '.' or '~', ends with '/', has more than one '/' (a Hub id has one) or one of `suffixes`, is
+    local; anything else is a Hub id."""
     return (
         Path(path).expanduser().exists()
         or path.startswith(("/", ".", "~"))
         or path.endswith("/")
+        or path.count("/") > 1
         or (bool(suffixes) and Path(path).suffix in suffixes)
     )
