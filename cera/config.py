@@ -213,11 +213,8 @@ def check_argv(argv: list[str]) -> None:
     Covers config-group choices (``method=lora,foo``) and every value of the top-level sweep keys
     (``rank=64,0``); anything else is left to Hydra and to ``validate`` inside each job.
     """
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    try:
-        overrides = OverridesParser.create().parse_overrides([a for a in argv if "=" in a and not a.startswith("-")])
-    except Exception:  # noqa: BLE001 - malformed overrides get Hydra's own error message
+    overrides = _parse_overrides(argv)
+    if overrides is None:
         return
     keys = {o.key_or_group for o in overrides}
     if {"rank", "paper_rank"} <= keys:
@@ -242,15 +239,21 @@ def check_argv(argv: list[str]) -> None:
     check_keys(overrides)
 
 
-def check_unknown_keys(argv: list[str], config_name: str) -> None:
-    """`check_keys` for another entry point's config (conf/<config_name>.yaml), from its argv."""
+def _parse_overrides(argv: list[str]) -> list | None:
+    """Hydra's parse of the key=value arguments; None when malformed (Hydra's own message follows)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     try:
-        overrides = OverridesParser.create().parse_overrides([a for a in argv if "=" in a and not a.startswith("-")])
+        return OverridesParser.create().parse_overrides([a for a in argv if "=" in a and not a.startswith("-")])
     except Exception:  # noqa: BLE001 - malformed overrides get Hydra's own error message
-        return
-    check_keys(overrides, config_name)
+        return None
+
+
+def check_unknown_keys(argv: list[str], config_name: str) -> None:
+    """`check_keys` for another entry point's config (conf/<config_name>.yaml), from its argv."""
+    overrides = _parse_overrides(argv)
+    if overrides is not None:
+        check_keys(overrides, config_name)
 
 
 def _first_value(o) -> str:
@@ -287,5 +290,6 @@ def check_keys(overrides: list, config_name: str = "config") -> None:
     for o in keys:
         key = o.key_or_group
         if key not in known:
+            entry = "cera.run" if config_name == "config" else f"cera.{config_name}"
             raise ConfigError(f"unknown key {key}{did_you_mean(key, known)}: every config key is fixed by conf/ "
-                              "(see `python -m cera.run --cfg job`)")
+                              f"(see `python -m {entry} --cfg job`)")
