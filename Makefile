@@ -16,6 +16,9 @@ REPRO_A ?= fig1_scaling_law table3_ablation fig2_lr_robustness
 REPRO_B ?= table1_downstream
 # subsets of the above: after the chains they train nothing and only report "done"
 REPRO_TAIL ?= table2_case_study fig3_fig4_spectra
+# convergence checks (README "Convergence"): seed 0 of every cell of these at twice the steps (budget_factor=2)
+REPRO_A_CHECK ?= fig1_scaling_law table3_ablation
+REPRO_B_CHECK ?= table1_downstream
 
 .PHONY: help install pip-check sweep test test-slow test-all reproduce reproduce-a reproduce-b bench mechanism figures experiment-% slurm-up slurm-down slurm-status
 
@@ -82,10 +85,14 @@ reproduce:
 reproduce-a:
 	@for e in $(REPRO_A); do echo "[A] $$e"; OMP_NUM_THREADS=1 $(PYTHON) -m cera.run -m experiment=$$e \
 	  seeds=$(SEEDS) train.progress_bar=false >> $(OUTPUTS)/logs/reproduce-A.log 2>&1 || exit 1; done
+	@for e in $(REPRO_A_CHECK); do echo "[A] $$e (2x-budget check)"; OMP_NUM_THREADS=1 $(PYTHON) -m cera.run -m \
+	  experiment=$$e seeds=1 budget_factor=2 >> $(OUTPUTS)/logs/reproduce-A.log 2>&1 || exit 1; done
 
 reproduce-b:
 	@for e in $(REPRO_B); do echo "[B] $$e"; OMP_NUM_THREADS=1 $(PYTHON) -m cera.run -m experiment=$$e \
 	  seeds=$(SEEDS) train.progress_bar=false >> $(OUTPUTS)/logs/reproduce-B.log 2>&1 || exit 1; done
+	@for e in $(REPRO_B_CHECK); do echo "[B] $$e (2x-budget check)"; OMP_NUM_THREADS=1 $(PYTHON) -m cera.run -m \
+	  experiment=$$e seeds=1 budget_factor=2 >> $(OUTPUTS)/logs/reproduce-B.log 2>&1 || exit 1; done
 
 bench:
 	$(PYTHON) -m cera.bench
