@@ -103,8 +103,7 @@ def resolve_rank(cfg: DictConfig, rank_given: bool = False) -> None:
     with open_dict(cfg):
         if paper_rank is not None:
             if rank_given:
-                raise ConfigError(f"paper_rank={paper_rank} and rank={cfg.rank} are mutually exclusive: give one "
-                                  "(paper_rank scales with model.rank_scale, rank is absolute)")
+                raise _exclusive(paper_rank, cfg.rank)
             scale = cfg.model.get("rank_scale")
             if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
                 raise ConfigError(f"paper_rank needs model.rank_scale (hidden size / {PAPER_WIDTH}) but model "
@@ -116,9 +115,14 @@ def resolve_rank(cfg: DictConfig, rank_given: bool = False) -> None:
             cfg.budget_factor = 1  # applied: resolving twice must not compound
 
 
+def _exclusive(paper_rank: Any, rank: Any) -> ConfigError:
+    return ConfigError(f"paper_rank={paper_rank} and rank={rank} are mutually exclusive: give one "
+                       "(paper_rank scales with model.rank_scale, rank is absolute)")
+
+
 def given_keys(overrides: list[str]) -> set[str]:
-    """Top-level keys set by command-line/sweep overrides (e.g. HydraConfig's ``overrides.task``)."""
-    return {o.split("=", 1)[0].lstrip("+~") for o in overrides if "=" in o}
+    """Keys set by command-line/sweep overrides (e.g. HydraConfig's ``overrides.task``), via Hydra's parser."""
+    return {o.key_or_group for o in _parse_overrides(overrides) or []}
 
 
 def check_seeds(value: Any) -> int:
@@ -220,8 +224,7 @@ def check_argv(argv: list[str]) -> None:
     if {"rank", "paper_rank"} <= keys:
         given = {o.key_or_group: o.get_value_string() for o in overrides}
         if given["paper_rank"] not in ("null", "None"):
-            raise ConfigError(f"paper_rank={given['paper_rank']} and rank={given['rank']} are mutually exclusive: "
-                              "give one (paper_rank scales with model.rank_scale, rank is absolute)")
+            raise _exclusive(given["paper_rank"], given["rank"])
     for o in overrides:
         if o.is_sweep_override() and not o.is_discrete_sweep():
             continue  # interval() sweeps: checked per job
