@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 METHOD_META_KEYS = ("name", "lr", "_target_")  # method-config keys that are not adapter fields
+LORA_KNOBS = ("init", "dora_norm")  # method keys of lora/dora that are ours, not LoraConfig's (cera.adapters.lora_knobs)
 
 
 class ConfigError(ValueError):
@@ -25,6 +26,27 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("mul", lambda a, b: a * b)
     if not OmegaConf.has_resolver("div"):
         OmegaConf.register_new_resolver("div", lambda a, b: a / b)
+    if not OmegaConf.has_resolver("by_paper_rank"):
+        OmegaConf.register_new_resolver("by_paper_rank", by_paper_rank)
+
+
+def by_paper_rank(table: Any, *, _root_: DictConfig) -> Any:
+    """A value that may depend on the run's Llama-3-8B rank (conf/protocol/: learning rates per method and rank).
+
+    `table` is a value (returned as is) or a mapping {paper rank: value, ..., other: value}. The run's paper
+    rank is `paper_rank`, or `rank / model.rank_scale` rounded when only `rank` is given (= rank on Llama-3-8B);
+    a rank the table does not list takes `other`.
+    """
+    if not isinstance(table, (DictConfig, Mapping)):
+        return table
+    entries = {str(k): v for k, v in table.items()}
+    if "other" not in entries:
+        raise ConfigError(f"rank table {dict(entries)} has no 'other' entry (the value for unlisted paper ranks)")
+    paper_rank = _root_.get("paper_rank")
+    if paper_rank is None:
+        scale = _root_.model.get("rank_scale") or 1
+        paper_rank = round(_root_.rank / scale)
+    return entries.get(str(paper_rank), entries["other"])
 
 
 register_resolvers()
@@ -170,6 +192,7 @@ def adapter_config(method: Mapping):
 
     from hydra.errors import InstantiationException
     from hydra.utils import get_class, instantiate
+    from peft import LoraConfig
 
     name = method.get("name")
     try:
@@ -177,6 +200,7 @@ def adapter_config(method: Mapping):
     except Exception as exc:  # noqa: BLE001 - any import failure is a config error here
         raise ConfigError(f"method {name!r}: cannot import _target_={method.get('_target_')!r} ({exc})") from None
     fields = {k: v for k, v in method.items() if k not in METHOD_META_KEYS}
+    knobs = {k: fields.pop(k) for k in LORA_KNOBS if k in fields} if issubclass(cls, LoraConfig) else {}
     allowed = {f.name for f in dataclasses.fields(cls) if f.init} if dataclasses.is_dataclass(cls) else set(fields)
     for key in sorted(set(fields) - allowed):
         raise ConfigError(f"method.{key} is not an option of method={name}{did_you_mean(key, allowed)}")
@@ -187,9 +211,11 @@ def adapter_config(method: Mapping):
         raise ConfigError(f"method={name}: {str(cause).splitlines()[0]}") from None
     if hasattr(config, "lora_alpha"):  # PEFT's LoraConfig accepts any alpha; ours check theirs
         from cera.adapters.config import check_lora_alpha
+        from cera.adapters.lora_knobs import configure
 
         try:
             check_lora_alpha(config.lora_alpha)
+            configure(config, **knobs)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     return config

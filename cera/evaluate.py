@@ -70,6 +70,8 @@ def eval_config(recorded, overrides: list[str], data_tasks: list[str] | None = N
 
     default = OmegaConf.load(CONF_DIR / "eval" / "default.yaml")
     default.tasks = list(data_tasks or [])
+    if isinstance(recorded, DictConfig) and isinstance(recorded.get("spectra"), bool):  # runs before eval.spectra.*
+        recorded = OmegaConf.create({**OmegaConf.to_container(recorded), "spectra": {"enabled": recorded.spectra}})
     layers = [default, recorded]
     dotted = []
     for arg in overrides:
@@ -112,7 +114,7 @@ def evaluate(run_dir: Path, overrides: list[str]) -> dict:
     model = load_adapter(model, run_dir / "adapter")
     summary = evaluate_run(cfg, model, tokenizer, run_dir)
     if summary is None:
-        raise CliError("nothing to evaluate: eval.tasks is empty and eval.spectra is false")
+        raise CliError("nothing to evaluate: eval.tasks is empty and eval.spectra.enabled is false")
     _, results, _ = read_run(run_dir)  # checked whole by _finished_run
     results["downstream"] = summary
     atomic_write_json(run_dir / "results.json", results)
@@ -126,8 +128,8 @@ def _report(summary: dict) -> str:
                  if key.startswith("pass@")]  # fmt: skip
         lines.append(f"{name}: {t['problems']} problems, " + ", ".join(parts))
     if summary.get("spectra"):
-        er = summary["spectra"]["branch"]["effective_rank"]["mean"]
-        lines.append(f"spectra: mean effective rank {er:.2f} (spectra.json)")
+        er = summary["spectra"]["summary"]
+        lines.append(f"spectra: effective rank {er['effective_rank']:.2f} ({er['how']}; spectra.json)")
     return "\n".join(lines + [f"evaluated in {summary['seconds']:.0f}s"])
 
 

@@ -27,6 +27,10 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
+#: How the branch is scaled (`scale_mode`): s = alpha / r, or not at all.
+SCALE_MODES = ("alpha_over_r", "none")
+
+
 def _is_real(value: Any) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
 
@@ -41,6 +45,11 @@ class LowRankConfig(PeftConfig):
     target_modules: list[str] = field(
         default_factory=lambda: ["q_proj", "v_proj"],
         metadata={"help": "Module names (or name suffixes after a '.') to adapt."},
+    )
+    scale_mode: str = field(
+        default="alpha_over_r",
+        metadata={"help": "alpha_over_r: the branch is scaled by s = alpha / r (paper) | none: s = 1 (the CeRA "
+                          "authors' code and PERA's reference code); alpha is then unused."},
     )
 
     method: ClassVar[str]  # the PEFT method name, also our checkpoint and results label
@@ -58,6 +67,8 @@ class LowRankConfig(PeftConfig):
         if not _is_real(dropout) or not 0 <= dropout < 1:
             raise AdapterError(f"dropout={dropout!r} is invalid: must be in [0, 1)")
         self.dropout = float(dropout)
+        if self.scale_mode not in SCALE_MODES:
+            raise AdapterError(f"scale_mode={self.scale_mode!r} is invalid: choose from {', '.join(SCALE_MODES)}")
         activation = getattr(self, "activation", "silu")
         if activation not in ACTIVATIONS:
             raise AdapterError(f"activation={activation!r} is invalid: choose from {', '.join(ACTIVATIONS)}")
@@ -65,8 +76,8 @@ class LowRankConfig(PeftConfig):
 
     @property
     def scale(self) -> float:
-        """s = alpha / r, the factor applied to the adapter branch."""
-        return self.alpha / self.r
+        """s, the factor applied to the adapter branch: alpha / r, or 1 with scale_mode=none."""
+        return 1.0 if self.scale_mode == "none" else self.alpha / self.r
 
 
 def _target_list(targets: Any) -> list[str]:

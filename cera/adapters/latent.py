@@ -55,6 +55,7 @@ def reference_branch(layer, x: torch.Tensor, adapter: str = "default") -> torch.
     """The branch of a CeRA layer's `adapter` written plainly (float32 input copy, scale on the output):
     what the tests and the A/B figure (``python -m cera.bench.latent_ab``) compare the optimised path with."""
     up, down = layer.cera_W_up[adapter], layer.cera_W_down[adapter]
+    x = F.dropout(x, layer.p_input.get(adapter, 0.0), training=layer.training)  # dropout_at=input only
     h = F.linear(x.to(up.dtype), up)
     plain = reference_latent(h, layer.activation[adapter], layer.p[adapter], layer.training)
     return F.linear(plain, down) * layer.scaling[adapter]

@@ -99,11 +99,14 @@ def included(cfg: DictConfig, name: str, rank: int) -> bool:
 
 
 def method_config(cfg: DictConfig, name: str, rank: int) -> dict:
-    """conf/method/<name>.yaml resolved for this rank (its ${rank}, ${dropout}, ${model.*})."""
+    """conf/method/<name>.yaml resolved for this rank (its ${rank}, ${dropout}, ${model.*}) under the paper
+    protocol (its ${protocol.*}: conf/protocol/paper.yaml)."""
     root = OmegaConf.create({
         "rank": rank,
+        "paper_rank": None,
         "dropout": cfg.dropout,
         "model": OmegaConf.to_container(cfg.model, resolve=True),
+        "protocol": OmegaConf.load(CONF_DIR / "protocol" / "paper.yaml").protocol,
         "method": OmegaConf.load(CONF_DIR / "method" / f"{name}.yaml"),
     })
     return OmegaConf.to_container(root.method, resolve=True)

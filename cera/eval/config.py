@@ -17,10 +17,14 @@ KEYS = ("test_ppl", "tasks", "sources", "limit", "n_samples", "temperature", "to
         "batch_size", "num_fewshot", "math_prompt", "seed", "spectra", "probe_size")  # fmt: skip
 #: MATH prompts (``eval.math_prompt``): lm-eval's "Problem: …\nAnswer:" or the authors' "…\nSolution:".
 MATH_PROMPTS = ("answer", "solution")
+#: ``eval.spectra`` (conf/eval/default.yaml): paper defaults; the CeRA authors' code (protocol=authors_code):
+#: center true, layers 0.15625 (Llama-3-8B's layers 27-31 of 32), mask_padding false, aggregate mean_spectrum.
+SPECTRA_DEFAULTS = {"enabled": True, "center": False, "layers": None, "mask_padding": True, "aggregate": "per_layer"}
+SPECTRA_AGGREGATES = ("per_layer", "mean_spectrum")
 #: Values of keys a config leaves out (= conf/eval/default.yaml, checked by a test).
 DEFAULTS = {"test_ppl": True, "tasks": [], "sources": {"gsm8k": None, "hendrycks_math": None, "math500": None},
             "limit": 32, "n_samples": 10, "temperature": 0.8, "top_p": 1.0, "k": [1, 10], "max_new_tokens": 128,
-            "batch_size": 64, "num_fewshot": None, "math_prompt": "answer", "seed": 0, "spectra": True,
+            "batch_size": 64, "num_fewshot": None, "math_prompt": "answer", "seed": 0, "spectra": SPECTRA_DEFAULTS,
             "probe_size": 16}  # fmt: skip
 
 
@@ -65,9 +69,9 @@ def check_eval_config(cfg: Any) -> dict:
     _int(cfg, "num_fewshot", 0, nullable=True)
     _int(cfg, "seed", 0)
     _int(cfg, "probe_size", 1)
-    for key in ("test_ppl", "spectra"):
-        if not isinstance(cfg[key], bool):
-            raise EvalError(f"eval.{key}={cfg[key]!r} is invalid: must be true or false")
+    if not isinstance(cfg["test_ppl"], bool):
+        raise EvalError(f"eval.test_ppl={cfg['test_ppl']!r} is invalid: must be true or false")
+    cfg["spectra"] = check_spectra(cfg["spectra"])
     if cfg["math_prompt"] not in MATH_PROMPTS:
         raise EvalError(f"eval.math_prompt={cfg['math_prompt']!r} is invalid: choose from {', '.join(MATH_PROMPTS)}")
     if cfg["n_samples"] > 0:
@@ -87,3 +91,25 @@ def check_eval_config(cfg: Any) -> dict:
         cfg["k"] = sorted(set(ks))
     return cfg
 
+
+
+def check_spectra(spectra: Any) -> dict:
+    """``eval.spectra`` as a dict with every key (SPECTRA_DEFAULTS), each value checked."""
+    if not isinstance(spectra, Mapping):
+        raise EvalError(f"eval.spectra={spectra!r} is invalid: a mapping of {', '.join(SPECTRA_DEFAULTS)} "
+                        "(e.g. eval.spectra.enabled=false)")
+    unknown = sorted(set(spectra) - set(SPECTRA_DEFAULTS))
+    if unknown:
+        raise EvalError(f"eval.spectra.{unknown[0]} is not a spectra option: allowed are {', '.join(SPECTRA_DEFAULTS)}")
+    out = {**SPECTRA_DEFAULTS, **spectra}
+    for key in ("enabled", "center", "mask_padding"):
+        if not isinstance(out[key], bool):
+            raise EvalError(f"eval.spectra.{key}={out[key]!r} is invalid: must be true or false")
+    layers = out["layers"]
+    if layers is not None and (isinstance(layers, bool) or not isinstance(layers, (int, float)) or not 0 < layers <= 1):
+        raise EvalError(f"eval.spectra.layers={layers!r} is invalid: null (every adapted layer) or the deepest "
+                        "fraction of the decoder layers in (0, 1] (the authors' code: 0.15625 = 5/32)")
+    if out["aggregate"] not in SPECTRA_AGGREGATES:
+        raise EvalError(f"eval.spectra.aggregate={out['aggregate']!r} is invalid: choose from "
+                        f"{', '.join(SPECTRA_AGGREGATES)}")
+    return out

@@ -71,6 +71,17 @@ def summarize(singular_values: Sequence[float]) -> dict:
     return {"singular_values": s.tolist(), "effective_rank": effective_rank(s), "auc90": auc90(s)}
 
 
+def mean_spectrum(per_layer: Mapping[str, Mapping]) -> dict:
+    """summarize() of the layers' normalised spectra σ/Σσ averaged index by index, cut to the shortest
+    (the CeRA authors' aggregation: `cera/metrics.py: get_singular_values`); all-zero layers count as zeros."""
+    if not per_layer:
+        raise ValueError("mean_spectrum: no layers given")
+    spectra = [np.asarray(r["singular_values"], dtype=np.float64) for r in per_layer.values()]
+    n = min(len(s) for s in spectra)
+    normalised = [s[:n] / s.sum() if s.sum() > 0 else s[:n] for s in spectra]
+    return summarize(np.mean(normalised, axis=0))
+
+
 def module_type(layer_name: str) -> str:
     """The last component of a qualified name: 'model.layers.0.self_attn.q_proj' → 'q_proj'."""
     return layer_name.rsplit(".", 1)[-1]

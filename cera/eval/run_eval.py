@@ -39,10 +39,11 @@ def run_spectra(cfg, model, tokenizer, eval_cfg: dict, run_dir: Path) -> dict:
     from cera.eval.probe import measure_spectra, probe_batch, probe_examples
 
     examples = probe_examples(plain(cfg.data), eval_cfg["probe_size"])
-    record = measure_spectra(model, probe_batch(tokenizer, examples, int(cfg.train.max_seq_len)))
+    record = measure_spectra(model, probe_batch(tokenizer, examples, int(cfg.train.max_seq_len)), eval_cfg["spectra"])
     atomic_write_json(run_dir / "spectra.json", finite(record))
-    return {"file": "spectra.json", "probe": record["probe"], "branch": record["branch_aggregate"],
-            "delta_weight": record["delta_weight_aggregate"]}  # fmt: skip
+    return {"file": "spectra.json", "probe": record["probe"], "options": record["options"],
+            "summary": {k: v for k, v in record["summary"].items() if k != "singular_values"},
+            "branch": record["branch_aggregate"], "delta_weight": record["delta_weight_aggregate"]}  # fmt: skip
 
 
 def run_downstream(cfg, model, tokenizer, eval_cfg: dict, run_dir: Path) -> dict:
@@ -59,12 +60,12 @@ def run_downstream(cfg, model, tokenizer, eval_cfg: dict, run_dir: Path) -> dict
 def evaluate_run(cfg, model, tokenizer, run_dir: str | Path) -> dict | None:
     """Run what ``cfg.eval`` asks for on ``model`` (adapter attached); None if it asks for nothing."""
     eval_cfg = check_eval_config(cfg.eval)
-    if not eval_cfg["tasks"] and not eval_cfg["spectra"]:
+    if not eval_cfg["tasks"] and not eval_cfg["spectra"]["enabled"]:
         return None
     run_dir = Path(run_dir)
     start = time.time()
     out: dict = {"tasks": {}, "spectra": None}
-    if eval_cfg["spectra"]:
+    if eval_cfg["spectra"]["enabled"]:
         out["spectra"] = run_spectra(cfg, model, tokenizer, eval_cfg, run_dir)
     if eval_cfg["tasks"]:
         out["tasks"] = run_downstream(cfg, model, tokenizer, eval_cfg, run_dir)

@@ -17,18 +17,39 @@ Weight spectrum (mergeable methods): σ(ΔW) of `delta_weight(layer)`, what a me
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 
 import torch
 from torch import nn
 
 from cera.adapters import AdapterError, branch_output, delta_weight, iter_adapter_layers
-from cera.eval.rank import ENERGY_FRACTION, aggregate, auc90, effective_rank, module_type, spectrum, summarize
+from cera.eval.rank import (ENERGY_FRACTION, aggregate, auc90, effective_rank, mean_spectrum, module_type, spectrum,
+                            summarize)
 
 __all__ = [
-    "ENERGY_FRACTION", "aggregate", "auc90", "collect_branch_spectra", "delta_weight_spectra",
-    "effective_rank", "module_type", "spectrum", "summarize",
+    "ENERGY_FRACTION", "aggregate", "auc90", "collect_branch_spectra", "delta_weight_spectra", "deepest_layers",
+    "effective_rank", "mean_spectrum", "module_type", "spectrum", "summarize",
 ]  # fmt: skip
+
+_LAYER_INDEX = re.compile(r"\.layers\.(\d+)\.")
+
+
+def deepest_layers(names: list[str], fraction: float | None, num_layers: int | None = None) -> list[str]:
+    """The names in the deepest `fraction` of the decoder layers (at least one layer; None: every name).
+
+    The CeRA authors' spectra use layers 27–31 of Llama-3-8B's 32 (fraction 5/32); a fraction keeps that
+    depth band on a backbone of any depth: max(1, round(fraction × layers)) layers, counted from the top.
+    """
+    if fraction is None:
+        return list(names)
+    index = {n: int(m.group(1)) for n in names if (m := _LAYER_INDEX.search(n))}
+    if not index:
+        raise AdapterError(f"eval.spectra.layers={fraction}: no adapter layer name holds a '.layers.<i>.' index")
+    total = num_layers or max(index.values()) + 1
+    keep = max(1, math.floor(fraction * total + 0.5))
+    return [n for n in names if n in index and index[n] >= total - keep]
 
 
 def _layer_input(args: tuple, kwargs: dict) -> torch.Tensor:
@@ -45,7 +66,8 @@ def _token_rows(h: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None) -> 
 
 @torch.no_grad()
 def collect_branch_spectra(
-    model: nn.Module, batch: Mapping[str, torch.Tensor], max_tokens: int = 2048
+    model: nn.Module, batch: Mapping[str, torch.Tensor], max_tokens: int = 2048, *, center: bool = False,
+    layers: float | None = None, mask_padding: bool = True,
 ) -> dict:
     """{layer name: {"singular_values", "effective_rank", "auc90", "tokens"}}.
 
@@ -54,15 +76,24 @@ def collect_branch_spectra(
     on the layer's real input. Tokens with attention_mask 0 are excluded; at most `max_tokens`
     rows per layer are kept, in batch order (the first sequences first). Train/eval modes are
     restored afterwards. Unmerged adapters only (a merged layer's branch is already in W0).
+
+    The CeRA authors' options (`eval.spectra.*`): `center` subtracts each layer's mean row before the
+    SVD; `layers` keeps the deepest fraction of the decoder layers (`deepest_layers`); `mask_padding=False`
+    runs the forward without the attention mask and keeps the padding positions' rows too.
     """
     if max_tokens < 1:
         raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
-    layers = list(iter_adapter_layers(model))
-    if not layers:
+    every = list(iter_adapter_layers(model))
+    if not every:
         raise AdapterError(f"{type(model).__name__} has no adapter layer to probe")
+    chosen = set(deepest_layers([n for n, _ in every], layers, getattr(getattr(model, "config", None),
+                                                                       "num_hidden_layers", None)))
+    layers = [(n, layer) for n, layer in every if n in chosen]
     device = next(model.parameters()).device
     inputs = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items() if k != "labels"}
     inputs["use_cache"] = False  # the hooks re-run each layer: a KV cache must not see it twice
+    if not mask_padding:
+        inputs.pop("attention_mask", None)
     mask = inputs.get("attention_mask")
     rows: dict[str, list[torch.Tensor]] = {name: [] for name, _ in layers}
     counts = dict.fromkeys(rows, 0)
@@ -101,6 +132,8 @@ def collect_branch_spectra(
         if not rows[name]:
             raise AdapterError(f"adapter layer {name} saw no tokens during the probe forward")
         h = torch.cat(rows.pop(name))
+        if center:
+            h = h - h.mean(dim=0, keepdim=True)
         result[name] = {**summarize(spectrum(h)), "tokens": int(h.shape[0])}
     return result
 

@@ -20,6 +20,10 @@ HASHED_KEYS = ("method", "model", "data", "train", "rank", "dropout", "lr", "see
 # (paper_rank and budget_factor are top-level and not hashed: they resolve into rank / train.max_steps.)
 NON_RESULT_KEYS = ("train.progress_bar", "train.num_workers", "train.save_every", "train.keep_checkpoints",
                    "train.report_to")
+# Knobs added after runs existed (conf/protocol/): left out of the identity at these values, so protocol=paper
+# keeps every earlier run's directory; any other value enters it (tests/runs/test_naming.py).
+OMITTED_AT_DEFAULT = {"method.scale_mode": "alpha_over_r", "method.init": "kaiming_uniform",
+                      "method.dropout_at": "latent", "method.dora_norm": "detached"}
 # What makes two runs the same *cell* (seeds and budgets of one experimental condition): the identity
 # without these.
 CELL_EXCLUDED = ("seed", "train.max_steps")
@@ -39,6 +43,10 @@ def training_identity(cfg: DictConfig) -> dict:
     """The resolved sub-config that decides what a run trains (and so what it measures)."""
     identity = {k: OmegaConf.to_container(cfg[k], resolve=True) if isinstance(cfg[k], DictConfig) else cfg[k]
                 for k in HASHED_KEYS}
+    for key, default in OMITTED_AT_DEFAULT.items():
+        group, name = key.split(".")
+        if identity[group].get(name, default) == default:
+            identity[group].pop(name, None)
     return _drop(identity, NON_RESULT_KEYS)
 
 
@@ -59,14 +67,21 @@ def _num(x: float) -> str:
     return f"{x:g}"
 
 
+def protocol_name(cfg: DictConfig) -> str:
+    """The run's protocol (conf/protocol/): 'paper' unless the config names another."""
+    return str((cfg.get("protocol") or {}).get("name") or "paper")
+
+
 def run_id(cfg: DictConfig) -> str:
-    """e.g. ``cera-r64-do0.1-lr0.0003-s0-synthetic_instruct-tiny-1a2b3c4d``."""
+    """e.g. ``cera-r64-do0.1-lr0.0003-s0-synthetic_instruct-tiny-1a2b3c4d``; a protocol other than paper is
+    named before the hash (``...-tiny-authors_code-1a2b3c4d``)."""
     method = cfg.method.name
     activation = cfg.method.get("activation")
     if activation and activation != "silu":
         method = f"{method}_{activation}"
+    protocol = protocol_name(cfg)
     parts = [method, f"r{cfg.rank}", f"do{_num(cfg.dropout)}", f"lr{_num(cfg.lr)}", f"s{cfg.seed}",
-             cfg.data.name, cfg.model.name, config_hash(cfg)]
+             cfg.data.name, cfg.model.name] + ([protocol] if protocol != "paper" else []) + [config_hash(cfg)]
     return "-".join(str(p) for p in parts)
 
 

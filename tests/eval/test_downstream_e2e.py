@@ -53,7 +53,7 @@ def test_training_run_records_downstream_results(trained):
 
 
 def test_cli_re_evaluates_a_finished_run(trained, cli_env):
-    args = [str(trained), "eval.tasks=[basic]", "eval.limit=2", "eval.n_samples=0", "eval.spectra=false",
+    args = [str(trained), "eval.tasks=[basic]", "eval.limit=2", "eval.n_samples=0", "eval.spectra.enabled=false",
             "eval.max_new_tokens=16"]  # fmt: skip
     out = subprocess.run([sys.executable, "-m", "cera.evaluate", *args], cwd=REPO, env=cli_env, capture_output=True,
                          text=True, timeout=600)  # fmt: skip
@@ -73,7 +73,7 @@ def test_cli_scores_a_local_math500_file(trained, cli_env, tmp_path):
     source = tmp_path / "math500_test.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
     args = [str(trained), "eval.tasks=[math500]", f"eval.sources.math500={source}", "eval.limit=2", "eval.n_samples=0",
-            "eval.spectra=false", "eval.max_new_tokens=16"]  # fmt: skip
+            "eval.spectra.enabled=false", "eval.max_new_tokens=16"]  # fmt: skip
     out = subprocess.run([sys.executable, "-m", "cera.evaluate", *args], cwd=REPO, env=cli_env, capture_output=True,
                          text=True, timeout=600)  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]

@@ -14,7 +14,7 @@ from tests.conftest import TINY_DATA, TINY_TRAIN
 
 # 2 steps at batch 2 on 8 training rows; validation and test PPL on 4 rows each.
 SMOKE = [*TINY_DATA, "data.n_val=4", "data.n_test=4", *TINY_TRAIN, "train.batch_size=2", "train.eval_batch_size=4",
-         "train.max_seq_len=128", "rank=8", "eval.spectra=false"]  # fmt: skip
+         "train.max_seq_len=128", "rank=8", "eval.spectra.enabled=false"]  # fmt: skip
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_spectra_and_synthetic_lm_eval_tasks_with_bpe(compose_smollm2):
     """The spectra probe and both embedded lm-eval tasks end to end; prompts are the SFT template exactly."""
     from cera.data import Example, format_prompt
 
-    cfg = compose_smollm2("method=cera", "data=synthetic_math", "eval.spectra=true", "eval.probe_size=4",
+    cfg = compose_smollm2("method=cera", "data=synthetic_math", "eval.spectra.enabled=true", "eval.probe_size=4",
                           "eval.limit=2", "eval.n_samples=2", "eval.k=[1,2]", "eval.max_new_tokens=24")  # fmt: skip
     assert execute(cfg)["state"] == "done"
     run = run_dir_for(cfg)
