@@ -17,6 +17,7 @@ from analysis.bench_claims import bench_claims, choose_bench, describe
 from analysis.claims import COLUMNS, control_banner, mechanism_claims, tier_claims
 from analysis.load import dedupe, load_curves, load_runs, load_spectra, select_setting
 from analysis.mechanism import load_linear_optimum, load_mechanism, mechanism_figure, mechanism_table
+from analysis.protocols import side_by_side
 from analysis.spec import load_claims
 
 
@@ -44,18 +45,21 @@ def tiers(runs: pd.DataFrame) -> list[tuple[str, pd.DataFrame, list[str]]]:
     return out
 
 
-def write_claims(sections: list[tuple[str, pd.DataFrame]], banner: list[str], out_dir: Path) -> list[Path]:
-    """tables/claims.md (banner, then one table per tier, the mechanism and §4.5) and claims.tex."""
+def write_claims(sections: list[tuple], banner: list[str], out_dir: Path) -> list[Path]:
+    """tables/claims.md (banner, then one table per tier, the protocols side by side, the mechanism and §4.5)
+    and claims.tex; a section is (title, frame) or (title, frame, a sentence printed above the table)."""
     md = ["# Paper claims vs our measurements", ""]
     md += [f"> {line}" for line in banner] + ([""] if banner else [])
     md += ["Verdicts, MDE and the declaration: analysis/README.md (claims as data: analysis/claims.yaml). "
            "MDE: minimum detectable effect of the comparison at 80% power, 5% two-sided; "
            "'underpowered' = MDE larger than the paper's effect.", ""]
     tex = ["% Paper claims vs our measurements; requires \\usepackage{booktabs}"]
-    for title, frame in sections:
-        shown = frame.reindex(columns=[c for c in COLUMNS if c in frame]) if len(frame) else frame
-        md += [f"## {title}", "", shown.to_markdown(index=False) if len(shown) else "(no claims)", ""]
-        tex += [f"% {title}", shown.to_latex(index=False, escape=True) if len(shown) else ""]
+    for title, frame, *note in sections:
+        columns = COLUMNS if not note else list(frame.columns)
+        shown = frame.reindex(columns=[c for c in columns if c in frame]) if len(frame) else frame
+        md += [f"## {title}", ""] + ([f"**{note[0]}**", ""] if note else [])
+        md += [shown.to_markdown(index=False) if len(shown) else "(no claims)", ""]
+        tex += [f"% {title}"] + [f"% {n}" for n in note] + [shown.to_latex(index=False, escape=True) if len(shown) else ""]
     (out_dir / "claims.md").write_text("\n".join(md), encoding="utf-8")
     (out_dir / "claims.tex").write_text("\n".join(tex), encoding="utf-8")
     return [out_dir / "claims.md", out_dir / "claims.tex"]
@@ -119,9 +123,11 @@ def build_all(outputs: str | Path, model: str | None = None) -> dict:
         declared = load_claims()
         sections = [(f"{tier} ({len(tier_runs)} runs)", tier_claims(tier_runs, declared))
                     for tier, tier_runs, _ in tiers(all_runs)] or [("no runs", tier_claims(all_runs, declared))]
-        sections.append(("Mechanism: the linear ceiling on a frozen layer (analysis.mechanism)",
-                         mechanism_claims(mechanism, declared)))
         banner = control_banner(dict(sections))
+        sections += side_by_side(all_runs, declared)
+        mech = ("Mechanism: the linear ceiling on a frozen layer (analysis.mechanism)", mechanism_claims(mechanism, declared))
+        sections.append(mech)
+        banner += control_banner(dict([mech]))
         sections.append(("§4.5 efficiency (" + (describe(bench, bench_file) if bench else "no benchmark") + ")",
                          bench_claims(bench, bench_file)))
         written.extend(write_claims(sections, banner, tab_dir))

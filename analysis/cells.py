@@ -15,11 +15,21 @@ PAPER_LR = {"dora": 1e-4}  # every other method: 3e-4 (SPEC §1)
 CELL = ["variant", "method", "rank", "dropout", "lr", "data"]
 
 
-def at_paper_lr(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows trained at their method's paper learning rate (Fig 2's lr sweep is not a cell of the others)."""
+def default_lr(rows: pd.DataFrame) -> pd.Series:
+    """Each row's default learning rate: its config's method.lr (the protocol's value for its method and rank,
+    conf/protocol/), else the paper's for its method."""
+    paper = rows["method"].map(PAPER_LR).fillna(3e-4)
+    if "method_lr" not in rows:
+        return paper
+    return pd.to_numeric(rows["method_lr"], errors="coerce").astype(float).fillna(paper)
+
+
+def at_paper_lr(rows: pd.DataFrame, factor: float = 1.0) -> pd.DataFrame:
+    """The rows trained at `factor` × their default learning rate (`default_lr`: the protocol's; Fig 2's lr
+    sweep is not a cell of the others)."""
     if rows.empty:
         return rows
-    return rows[np.isclose(rows["lr"].astype(float), rows["method"].map(PAPER_LR).fillna(3e-4))]
+    return rows[np.isclose(rows["lr"].astype(float), default_lr(rows) * factor)]
 
 
 def paper_lr(variant: str) -> float:
@@ -30,8 +40,9 @@ def paper_lr(variant: str) -> float:
 def select(runs: pd.DataFrame, **where) -> pd.DataFrame:
     """The rows of one cell: every `where` key equal (floats: numerically close), at the paper lr unless asked."""
     rows = runs
-    if "lr" not in where:  # a cell is at the method's paper lr unless asked
-        rows = at_paper_lr(rows)
+    factor = where.pop("lr_factor", None)
+    if "lr" not in where:  # a cell is at the method's default (protocol) lr, or a factor of it, unless asked
+        rows = at_paper_lr(rows, 1.0 if factor is None else factor)
     for key, value in where.items():
         if rows.empty:
             break

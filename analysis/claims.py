@@ -65,22 +65,24 @@ class _Resolved:
         self.rank, why = resolve_rank(cell.rank, grid)
         mech = claim.source == "mechanism"
         self.dropout = cell.dropout if cell.dropout is not None or mech else 0.1  # runs: the paper's 0.1
+        relative = cell.lr == "paper" or cell.lr.startswith("paper/")  # the protocol's lr, or a fraction of it
         self.lr = cell.lr_value(paper_lr(cell.variant))
-        where = {"variant": cell.variant, "rank": self.rank, "lr": self.lr}
+        lr_where = {"lr_factor": cell.lr_value(1.0)} if relative and not mech else {"lr": self.lr}
+        where = {"variant": cell.variant, "rank": self.rank, **lr_where}
         if self.dropout is not None:
             where["dropout"] = self.dropout
         if mech:
             where["target"] = cell.target or "nonlinear"
         self.rows = select(pool, **where) if self.rank is not None else pool.iloc[0:0]
         done = self.rows[self.rows["state"] == "done"] if len(self.rows) else self.rows
-        self.stats = cell_stats(done, claim.metric, lr=self.lr) if len(done) else {
+        self.stats = cell_stats(done, claim.metric, **lr_where) if len(done) else {
             "value": math.nan, "lo": math.nan, "hi": math.nan, "n": 0, "ci": "", "not_done": len(self.rows)}
         paper_ranks = set(done["paper_rank"].dropna()) if "paper_rank" in done else set()
         rank_text = rank_label(self.rank, paper_ranks.pop() if len(paper_ranks) == 1 else math.nan) \
             if self.rank is not None else f"{'r' * cell.rank.isdigit()}{cell.rank} ({why})"
         extra = "" if self.dropout in (None, 0.1) or mech else f" p={self.dropout:g}"
         extra += f" ({cell.target} target)" if cell.target else ""
-        extra += "" if cell.lr == "paper" else f" lr={self.lr:.0e}"
+        extra += "" if cell.lr == "paper" else f" lr={cell.lr}" if relative else f" lr={self.lr:.0e}"
         self.label = f"{cell.variant} {rank_text}{extra}"
         flags = [_flag(v) for v in (done["converged"] if "converged" in done else [None] * len(done))]
         self.unconverged, self.unchecked = flags.count(False), flags.count(None)

@@ -114,6 +114,7 @@ def _full_row(run_dir: Path, cfg: dict, status: dict, results: dict, identity_on
         "method": method.get("name", results.get("method")), "activation": method.get("activation"),
         "rank": cfg.get("rank", results.get("rank")), "dropout": cfg.get("dropout", results.get("dropout")),
         "lr": cfg.get("lr", results.get("lr")), "seed": cfg.get("seed", results.get("seed")),
+        "method_lr": _nan_if_none(method.get("lr")),  # the protocol's default lr for this method and rank
         "data": (cfg.get("data") or {}).get("name", results.get("data")),
         "model": (cfg.get("model") or {}).get("name", results.get("model")),
         "max_steps": (cfg.get("train") or {}).get("max_steps"), "train_key": _train_key(cfg.get("train")),
@@ -135,8 +136,9 @@ def _full_row(run_dir: Path, cfg: dict, status: dict, results: dict, identity_on
     spectra = read_json_checked(run_dir / "spectra.json")
     if spectra:
         agg = spectra.get("branch_aggregate") or {}
-        row["auc90"] = (agg.get("auc90") or {}).get("mean")
-        row["effective_rank"] = (agg.get("effective_rank") or {}).get("mean")
+        summary = spectra.get("summary") or {}  # the run's eval.spectra.aggregate (older runs: the layer mean)
+        row["auc90"] = summary.get("auc90", (agg.get("auc90") or {}).get("mean"))
+        row["effective_rank"] = summary.get("effective_rank", (agg.get("effective_rank") or {}).get("mean"))
     downstream = results.get("downstream") or read_json_checked(run_dir / "downstream.json") or {}
     for task, m in (downstream.get("tasks") or {}).items():
         role = TASK_ROLE.get(task, task)
@@ -153,7 +155,8 @@ def _full_row(run_dir: Path, cfg: dict, status: dict, results: dict, identity_on
     return row
 
 
-COLUMNS = ["run", "state", "method", "activation", "rank", "paper_rank", "dropout", "lr", "seed", "data", "model",
+COLUMNS = ["run", "state", "method", "activation", "rank", "paper_rank", "dropout", "lr", "method_lr", "seed", "data",
+           "model",
            "protocol", "train_key", "identity", "test_ppl", "converged", "convergence_gain"]
 
 

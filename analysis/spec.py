@@ -32,7 +32,8 @@ SOURCES = ("runs", "mechanism")
 DATA = ("instruct", "math")
 RELATIONS = ("<", ">", "≈")
 CELL_KEYS = {"variant", "rank", "dropout", "lr", "target"}
-CLAIM_KEYS = {"id", "artifact", "claim", "source", "data", "metric", "relation", "cells", "paper", "margin", "control"}
+CLAIM_KEYS = {"id", "artifact", "claim", "source", "data", "metric", "relation", "cells", "paper", "margin", "control",
+              "headline"}
 
 
 class SpecError(ValueError):
@@ -68,6 +69,7 @@ class Claim:
     paper: tuple[float, ...] | None = None
     margin: float | None = None
     control: bool = False
+    headline: bool = False  # shown under every protocol side by side (analysis.protocols)
     scale: str = field(init=False)
 
     def __post_init__(self):
@@ -144,7 +146,8 @@ def _claim(raw: dict) -> Claim:
     return Claim(id=str(raw["id"]), artifact=str(raw["artifact"]), claim=str(raw["claim"]), metric=str(raw["metric"]),
                  relation=raw["relation"], cells=cells, source=source, data=raw.get("data"),
                  paper=tuple(float(p) for p in paper) if paper else None,
-                 margin=float(raw["margin"]) if raw.get("margin") else None, control=bool(raw.get("control")))
+                 margin=float(raw["margin"]) if raw.get("margin") else None, control=bool(raw.get("control")),
+                 headline=bool(raw.get("headline")))
 
 
 def load_claims(path: str | Path = DECLARATION) -> list[Claim]:
