@@ -41,6 +41,9 @@ def select(runs: pd.DataFrame, **where) -> pd.DataFrame:
     """The rows of one cell: every `where` key equal (floats: numerically close), at the paper lr unless asked."""
     rows = runs
     factor = where.pop("lr_factor", None)
+    if where.pop("default_dropout", False) and not rows.empty:  # the protocol's dropout for each row's method
+        default = rows["default_dropout"] if "default_dropout" in rows else pd.Series(0.1, index=rows.index)
+        rows = rows[np.isclose(pd.to_numeric(rows["dropout"], errors="coerce").astype(float), default.astype(float))]
     if "lr" not in where:  # a cell is at the method's default (protocol) lr, or a factor of it, unless asked
         rows = at_paper_lr(rows, 1.0 if factor is None else factor)
     for key, value in where.items():

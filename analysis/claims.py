@@ -64,12 +64,14 @@ class _Resolved:
     def __init__(self, claim: Claim, cell: Cell, pool: pd.DataFrame, grid: list[int]):
         self.rank, why = resolve_rank(cell.rank, grid)
         mech = claim.source == "mechanism"
-        self.dropout = cell.dropout if cell.dropout is not None or mech else 0.1  # runs: the paper's 0.1
+        self.dropout = cell.dropout if cell.dropout is not None or mech else 0.1  # runs: the protocol's (paper 0.1)
         relative = cell.lr == "paper" or cell.lr.startswith("paper/")  # the protocol's lr, or a fraction of it
         self.lr = cell.lr_value(paper_lr(cell.variant))
         lr_where = {"lr_factor": cell.lr_value(1.0)} if relative and not mech else {"lr": self.lr}
         where = {"variant": cell.variant, "rank": self.rank, **lr_where}
-        if self.dropout is not None:
+        if cell.dropout is None and not mech:
+            where["default_dropout"] = True
+        elif self.dropout is not None:
             where["dropout"] = self.dropout
         if mech:
             where["target"] = cell.target or "nonlinear"

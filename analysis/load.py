@@ -63,6 +63,13 @@ def _protocol(value) -> str:
     return str(value) if value else "paper"
 
 
+def _default_dropout(cfg: dict, method) -> float:
+    """The run's protocol's dropout for its method (conf/protocol/authors_code.yaml: LoRA/DoRA 0), else the paper's 0.1."""
+    table = ((cfg.get("protocol") or {}) if isinstance(cfg.get("protocol"), dict) else {}).get("dropout") or {}
+    value = table.get(method) if isinstance(table, dict) else None
+    return float(value) if isinstance(value, (int, float)) else 0.1
+
+
 def _converged(convergence: dict):
     passed = (convergence or {}).get("passed")
     return passed if isinstance(passed, bool) else math.nan
@@ -115,6 +122,7 @@ def _full_row(run_dir: Path, cfg: dict, status: dict, results: dict, identity_on
         "rank": cfg.get("rank", results.get("rank")), "dropout": cfg.get("dropout", results.get("dropout")),
         "lr": cfg.get("lr", results.get("lr")), "seed": cfg.get("seed", results.get("seed")),
         "method_lr": _nan_if_none(method.get("lr")),  # the protocol's default lr for this method and rank
+        "default_dropout": _default_dropout(cfg, method.get("name")),
         "data": (cfg.get("data") or {}).get("name", results.get("data")),
         "model": (cfg.get("model") or {}).get("name", results.get("model")),
         "max_steps": (cfg.get("train") or {}).get("max_steps"), "train_key": _train_key(cfg.get("train")),

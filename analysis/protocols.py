@@ -76,5 +76,6 @@ def sentence(model: str, table: pd.DataFrame) -> str:
     if changed:
         return (f"On model {model} the verdict depends on the protocol for {len(changed)} of the {len(judged)} "
                 f"headline claims judged under every protocol ({'; '.join(changed)}){tail}.")
+    one = len(judged) == 1
     return (f"On model {model} no verdict depends on the protocol: the {len(judged)} headline claim"
-            f"{'s' * (len(judged) != 1)} judged under every protocol get the same verdict category{tail}.")
+            f"{'' if one else 's'} judged under every protocol get{'s' if one else ''} the same verdict category{tail}.")
