@@ -41,7 +41,8 @@ def by_paper_rank(table: Any, *, _root_: DictConfig) -> Any:
         return table
     entries = {str(k): v for k, v in table.items()}
     if "other" not in entries:
-        raise ConfigError(f"rank table {dict(entries)} has no 'other' entry (the value for unlisted paper ranks)")
+        raise ConfigError(f"protocol.lr table {dict(entries)} has no 'other' entry: add other: <lr> (the value for "
+                          "paper ranks it does not list)")
     paper_rank = _root_.get("paper_rank")
     if paper_rank is None:
         scale = _root_.model.get("rank_scale") or 1
@@ -135,6 +136,21 @@ def resolve_rank(cfg: DictConfig, rank_given: bool = False) -> None:
             check_train(cfg.train)
             cfg.train.max_steps = cfg.train.max_steps * factor
             cfg.budget_factor = 1  # applied: resolving twice must not compound
+    _resolve_lr(cfg)
+
+
+def _resolve_lr(cfg: DictConfig) -> None:
+    """Resolve the learning rate now (a protocol's rank table, conf/protocol/): a bad table is one line here,
+    before the run identity is taken, not a traceback from inside it."""
+    from omegaconf.errors import InterpolationResolutionError
+
+    try:
+        cfg.get("lr")
+    except InterpolationResolutionError as exc:
+        cause = exc.__cause__ or exc.__context__  # OmegaConf re-raises the resolver's error inside its handler
+        if isinstance(cause, ConfigError):
+            raise ConfigError(str(cause)) from None
+        raise
 
 
 def _exclusive(paper_rank: Any, rank: Any) -> ConfigError:

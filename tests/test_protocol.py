@@ -120,3 +120,45 @@ def test_bad_spectra_options(spectra, fragment):
     with pytest.raises(EvalError) as err:
         check_eval_config({"spectra": spectra})
     assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+def test_authors_code_dora_trains_saves_and_re_evaluates(compose):
+    """The attached-norm DoRA layer and N(0, 0.01²) A train through the real job, the saved adapter loads as
+    plain PEFT DoRA (same forward), and the spectra follow the authors' options."""
+    import json
+
+    from cera.evaluate import main as evaluate_main
+    from cera.runs.execute import execute
+    from cera.runs.naming import run_dir_for
+
+    cfg = compose("method=dora", "rank=4", "protocol=authors_code", "eval.limit=1", "eval.n_samples=0")
+    assert execute(cfg)["state"] == "done"
+    run = run_dir_for(cfg)
+    assert "-authors_code-" in run.name
+    spectra = json.loads((run / "spectra.json").read_text())
+    assert spectra["options"]["aggregate"] == "mean_spectrum" and spectra["summary"]["how"] == "mean_spectrum"
+    assert all(".layers.1." in name for name in spectra["branch"])  # the deepest of the 2 test layers
+    before = spectra["summary"]["effective_rank"]
+    assert evaluate_main([str(run)]) == 0  # reloads the adapter (plain PEFT DoRA) and measures again
+    again = json.loads((run / "spectra.json").read_text())["summary"]["effective_rank"]
+    assert again == pytest.approx(before, rel=1e-6)
+
+
+def test_a_run_recorded_before_spectra_options_re_evaluates_with_the_defaults():
+    """Older run directories record `eval.spectra: true|false`; cera.evaluate reads it as spectra.enabled."""
+    from omegaconf import OmegaConf
+
+    from cera.evaluate import eval_config
+
+    for old in (True, False):
+        merged = check_eval_config(eval_config(OmegaConf.create({"spectra": old}), []))
+        assert merged["spectra"] == {"enabled": old, "center": False, "layers": None, "mask_padding": True,
+                                     "aggregate": "per_layer"}
+    assert check_eval_config(eval_config(OmegaConf.create({"spectra": True}), ["eval.spectra.center=true"]))[
+        "spectra"]["center"] is True
+
+
+def test_a_rank_table_without_other_is_one_line(compose):
+    cfg = compose("protocol.lr.cera={64:1e-3}")
+    with pytest.raises(ConfigError, match=r"^protocol.lr table \{'64': 0.001\} has no 'other' entry: add other: <lr>"):
+        resolve_rank(cfg)
