@@ -74,7 +74,13 @@ def build_all(outputs: str | Path, model: str | None = None) -> dict:
     all_runs, duplicates = dedupe(every_dir)
     every_dir.assign(counted=every_dir.index.isin(all_runs.index)).drop(columns=["run_dir"], errors="ignore") \
         .to_csv(outputs / "results.csv", index=False)
-    runs, notes = select_setting(all_runs, model)
+    protocol = all_runs["protocol"].fillna("paper") if "protocol" in all_runs else pd.Series(dtype=str)
+    others = sorted(set(protocol) - {"paper"})
+    paper_runs = all_runs[protocol == "paper"] if others and (protocol == "paper").any() else all_runs
+    runs, notes = select_setting(paper_runs, model)  # figures and Tables 1-3: one protocol, the paper's if run
+    if len(paper_runs) < len(all_runs):
+        notes.append(f"{len(all_runs) - len(paper_runs)} runs of protocol {', '.join(others)} are judged in "
+                     "tables/claims.md (their own tier, and side by side); the figures and Tables 1-3 show protocol paper")
     name = model or (runs["model"].iloc[0] if len(runs) else "")
     curves, spectra = load_curves(runs), load_spectra(runs)
     bench, bench_file = choose_bench(outputs)

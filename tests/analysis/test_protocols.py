@@ -52,6 +52,8 @@ def test_report_shows_both_protocols(tmp_path):
     md = (tmp_path / "tables" / "claims.md").read_text()
     assert "## model tiny, protocol authors_code" in md and "## model tiny, protocol paper" in md
     assert "## Headline claims under each protocol (model tiny)" in md and "**On model tiny the verdict" in md
+    report = (tmp_path / "report.md").read_text()
+    assert "12 runs of protocol authors_code are judged in tables/claims.md" in report  # figures: protocol paper
 
 
 def test_one_protocol_gives_no_side_by_side(tmp_path):
