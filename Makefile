@@ -30,7 +30,7 @@ help:
 	@echo "                 (SEEDS=$(SEEDS); logs in $(OUTPUTS)/logs/; ~90 min on 2 CPU cores, see README)"
 	@echo "make experiment-<name>  one conf/experiment/<name>.yaml sweep (SEEDS=$(SEEDS))"
 	@echo "make bench       the §4.5 compute/latency/memory benchmark (python -m cera.bench)"
-	@echo "make mechanism   the linear-ceiling experiment on one frozen layer (python -m cera.mechanism, ~7 CPU-min, 1 thread)"
+	@echo "make mechanism   the linear-ceiling experiment on one frozen layer (python -m cera.mechanism, ~100 CPU-s, 1 thread)"
 	@echo "make figures     every table, figure and the claims report from $(OUTPUTS)/runs (python -m analysis)"
 	@echo "make test        fast CPU test suite (no slow, no gpu tests)"
 	@echo "make test-slow   end-to-end tests (training runs, sweeps through the CLI)"

@@ -25,7 +25,7 @@ from cera.eval.stats import across_seeds  # noqa: E402
 
 FLOOR = 1e-6  # residuals below this are drawn on it: solved to float32 precision, the exponent means nothing
 COLUMNS = ["target", "variant", "method", "activation", "dropout", "rank", "params", "seed", "residual_test",
-           "residual_train", "residual_train_at_N", "steps", "converged"]
+           "residual_train", "objective_half", "objective_end", "gain", "steps", "converged"]
 OPTIMUM_COLUMNS = ["target", "rank", "seed", "residual_train", "residual_test"]
 STYLE = {  # variant: (label, colour, marker)
     "lora": ("LoRA", "tab:blue", "o"),
@@ -155,7 +155,7 @@ def mechanism_figure(rows: pd.DataFrame, optimum: pd.DataFrame | None = None) ->
         ax.legend(fontsize=7)
     seeds = int(rows["seed"].nunique())
     note = (f"Points: mean over {seeds} seeds (task and initialisation); bars: 95% t-CI. "
-            "Fit: 2N full-batch Adam steps; converged = train residual gains < tol from N to 2N. "
+            "Fit: full-batch Adam at a constant rate until the train objective gains < tol from step t/2 to t. "
             f"Values below {FLOOR:g} are drawn at {FLOOR:g} (solved).")
     bad = rows[~rows["converged"].astype(bool)]
     if len(bad):

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 SCHEMA_VERSION = 1
 ROW_KEYS = ("target", "variant", "method", "activation", "dropout", "rank", "params", "seed",
-            "residual_test", "residual_train", "residual_train_at_N", "steps", "converged")
+            "residual_test", "residual_train", "objective_half", "objective_end", "gain", "steps", "converged")
 
 
 def run_mechanism(cfg: DictConfig, progress: bool = True) -> dict:
@@ -37,7 +37,7 @@ def run_mechanism(cfg: DictConfig, progress: bool = True) -> dict:
     torch.set_num_threads(cfg.threads)
     started = time.perf_counter()
     rows, optimum = [], []
-    jobs = [(t, s, v, r) for t in cfg.targets for s in range(cfg.seeds) for v in variants for r in cfg.ranks]
+    jobs = [(t, s, v, r) for t in cfg.targets for s in range(cfg.seeds) for v in variants[t] for r in cfg.ranks]
     tasks = {}
     bar = tqdm(jobs, desc="mechanism fits", disable=not progress, unit="fit")
     for target, seed, variant, rank in bar:
@@ -46,8 +46,8 @@ def run_mechanism(cfg: DictConfig, progress: bool = True) -> dict:
             task = tasks[(target, seed)] = make_task(target, cfg.d, cfg.n_train, cfg.n_test, seed,
                                                      width=cfg.target_width, rank=cfg.linear_rank)
             optimum += [{"target": target, "rank": r, "seed": seed, **linear_optimum(task, r)} for r in cfg.ranks]
-        rows.append(fit(tasks[(target, seed)], variant, rank, seed, cfg.steps, cfg.lr, cfg.converge_tol,
-                        cfg.solved_floor))
+        rows.append(fit(tasks[(target, seed)], variant, rank, seed, cfg.steps, cfg.max_steps, cfg.lr,
+                        cfg.converge_tol, cfg.solved_floor))
     record = {
         "schema_version": SCHEMA_VERSION,
         "experiment": "linear ceiling on one frozen layer: relative held-out residual ‖ŷ − y‖²/‖Δ‖² "

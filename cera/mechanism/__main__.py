@@ -30,7 +30,8 @@ def main(cfg: DictConfig) -> None:
 
 
 def summary(record: dict) -> str:
-    """Mean held-out residual per (target, variant) across ranks; '*' marks a cell with an unconverged fit."""
+    """Mean held-out residual per (target, variant) across ranks; '*' marks a cell with an unconverged
+    fit, and every unconverged fit is named with its last gain."""
     import pandas as pd
 
     rows = pd.DataFrame(record["rows"])
@@ -44,6 +45,13 @@ def summary(record: dict) -> str:
         for variant in dict.fromkeys(sub["variant"]):
             cells = [cell.loc[(variant, r)] for r in ranks]
             lines.append(f"{variant:<16}" + "".join(f"{c.res:>9.4f}{' ' if c.ok else '*'}" for c in cells))
+    bad = rows[~rows["converged"]]
+    steps = rows["steps"]
+    lines.append(f"\nconvergence: {len(rows) - len(bad)} of {len(rows)} fits passed (train objective gained "
+                 f"< {record['config']['converge_tol']:.0%} over the last half of their steps); steps run: "
+                 f"median {int(steps.median())}, max {int(steps.max())}")
+    lines += [f"  NOT converged: {r.target} {r.variant} r={r.rank} seed {r.seed}: still gained {r.gain:.1%} "
+              f"from step {r.steps // 2} to {r.steps}" for r in bad.itertuples()]
     return "\n".join(lines) + "\n(* = a fit in this cell did not converge)"
 
 

@@ -49,14 +49,14 @@ def _list(cfg: DictConfig, key: str) -> list:
     return list(value)
 
 
-def variants(cfg: DictConfig) -> list[Variant]:
-    """The selected variants, checked; raises ConfigError on the first bad one."""
+def variants(cfg: DictConfig, key: str = "variants") -> list[Variant]:
+    """The variants selected by `key` (variants | linear_variants), checked; ConfigError on the first bad one."""
     table = cfg.variant_table
     methods = group_options("method")
     out = []
-    for name in _list(cfg, "variants"):
+    for name in _list(cfg, key):
         if name not in table:
-            raise ConfigError(f"variants: {name!r} is not a known variant: choose from {', '.join(table)}")
+            raise ConfigError(f"{key}: {name!r} is not a known variant: choose from {', '.join(table)}")
         spec = table[name]
         if spec.get("method") not in ("lora", "cera") or spec.method not in methods:
             raise ConfigError(f"variant_table.{name}.method={spec.get('method')!r} is invalid: choose lora or cera")
@@ -69,8 +69,8 @@ def variants(cfg: DictConfig) -> list[Variant]:
     return out
 
 
-def check_mechanism(cfg: DictConfig) -> list[Variant]:
-    """Raise ConfigError for the first bad value; return the selected variants."""
+def check_mechanism(cfg: DictConfig) -> dict[str, list[Variant]]:
+    """Raise ConfigError for the first bad value; return the variants fitted on each selected target."""
     d = _int(cfg.d, "d", minimum=2)
     for rank in _list(cfg, "ranks"):
         check_rank(rank)
@@ -82,9 +82,12 @@ def check_mechanism(cfg: DictConfig) -> list[Variant]:
     _int(cfg.target_width, "target_width")
     if _int(cfg.linear_rank, "linear_rank") > d:
         raise ConfigError(f"linear_rank={cfg.linear_rank} exceeds d={d}")
-    for key in ("seeds", "n_train", "n_test", "steps", "threads"):
+    for key in ("seeds", "n_train", "n_test", "steps", "max_steps", "threads"):
         _int(cfg[key], key)
+    if cfg.max_steps < 2 * cfg.steps:
+        raise ConfigError(f"max_steps={cfg.max_steps} is invalid: the first check is at 2·steps = {2 * cfg.steps}")
     check_lr(cfg.lr)
     _fraction(cfg.converge_tol, "converge_tol")
     _fraction(cfg.solved_floor, "solved_floor")
-    return variants(cfg)
+    chosen = {"nonlinear": variants(cfg), "linear": variants(cfg, "linear_variants")}
+    return {target: chosen[target] for target in cfg.targets}

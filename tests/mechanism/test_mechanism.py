@@ -15,14 +15,14 @@ import pytest
 import torch
 
 from cera.adapters import adapter_state_dict, branch_output, iter_adapter_layers
-from cera.mechanism.fit import Variant, build_model, converged, fit, residuals, train
+from cera.mechanism.fit import Variant, build_model, converged, fit, train, window_mean
 from cera.mechanism.task import linear_optimum, make_task, tanh_mean
 from tests.conftest import REPO
 
 LORA = Variant("lora", "lora", None, 0.0)
 CERA_LINEAR = Variant("cera_identity0", "cera", "identity", 0.0)
-SMALL = ["d=8", "ranks=[1,2]", "seeds=2", "n_train=64", "n_test=32", "steps=10", "target_width=4",
-         "linear_rank=2"]
+SMALL = ["d=8", "ranks=[1,2]", "seeds=2", "n_train=64", "n_test=32", "steps=10", "max_steps=20", "target_width=4",
+         "linear_rank=2", "linear_variants=[lora,cera]"]
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +50,7 @@ def compose_mechanism(tmp_path):
 def test_lora_fits_a_rank_k_linear_target_exactly_iff_rank_at_least_k(rank):
     k = 3
     task = make_task("linear", d=16, n_train=256, n_test=256, seed=0, rank=k)
-    row = fit(task, LORA, rank, seed=0, steps=400, lr=1e-2, tol=0.01, floor=1e-4)
+    row = fit(task, LORA, rank, seed=0, steps=200, max_steps=2000, lr=1e-2, tol=0.01, floor=1e-4)
     best = linear_optimum(task, rank)
     assert row["params"] == rank * 32
     if rank >= k:
@@ -75,11 +75,12 @@ def test_cera_identity_without_dropout_is_lora_step_by_step():
             if p.requires_grad:
                 by_shape[tuple(p.shape)].copy_(p)  # A (3×12) -> W_up, B (10×3) -> W_down
     assert torch.equal(lora(task.x_test), cera(task.x_test))
-    ra, rb = train(lora, task, steps=50, lr=1e-2), train(cera, task, steps=50, lr=1e-2)
+    ra, rb = (train(m, task, steps=50, max_steps=100, lr=1e-2, tol=0.01, floor=1e-4) for m in (lora, cera))
     with torch.no_grad():
         torch.testing.assert_close(cera(task.x_test), lora(task.x_test), rtol=1e-4, atol=1e-5)
-    assert rb["at_2N"]["test"] == pytest.approx(ra["at_2N"]["test"], rel=1e-4)
-    assert ra["at_2N"]["train"] < ra["at_N"]["train"] < 1.0  # it did learn something
+    assert ra["steps"] == rb["steps"] == 100
+    assert rb["residual_test"] == pytest.approx(ra["residual_test"], rel=1e-4)
+    assert ra["objective_end"] < ra["objective_half"] < 1.0  # it did learn something
 
 
 def test_silu_branch_has_a_linear_odd_part():
@@ -119,6 +120,19 @@ def test_convergence_rule_by_hand():
     assert not converged(0.1011, 0.1000, tol=0.01, floor=1e-4)   # gain 1.1%
     assert converged(0.0999, 0.1000, tol=0.01, floor=1e-4)       # got worse: no further gain
     assert converged(1e-3, 5e-5, tol=0.01, floor=1e-4)           # solved: below the floor
+    losses = [float(i) for i in range(1, 101)]                   # the windows are the last 10% before t
+    assert window_mean(losses, 100) == pytest.approx(sum(range(91, 101)) / 10)
+    assert window_mean(losses, 50) == pytest.approx(sum(range(46, 51)) / 5)
+
+
+def test_a_fit_stops_at_its_first_passed_check_and_reports_the_last_gain():
+    """Checks every N steps from 2N: a solved fit stops at 2N; one capped before it converges says so."""
+    task = make_task("linear", d=16, n_train=256, n_test=64, seed=0, rank=2)
+    solved = fit(task, LORA, 4, seed=0, steps=100, max_steps=1000, lr=1e-2, tol=0.01, floor=1e-4)
+    assert solved["converged"] and solved["steps"] == 200 and solved["objective_end"] < 1e-4
+    capped = fit(task, LORA, 4, seed=0, steps=10, max_steps=30, lr=1e-2, tol=0.01, floor=1e-4)  # far from it
+    assert capped["steps"] == 30 and not capped["converged"] and capped["gain"] > 1  # checks at 20 and 30 failed
+    assert capped["gain"] == pytest.approx((capped["objective_half"] - capped["objective_end"]) / capped["objective_end"])
 
 
 def test_record_schema_and_loader(compose_mechanism, tmp_path):
@@ -133,23 +147,24 @@ def test_record_schema_and_loader(compose_mechanism, tmp_path):
     assert result["file"].endswith("mechanism/mechanism.json")
     assert record["schema_version"] == 1 and {"versions", "git", "hardware"} <= set(record["provenance"])
     assert record["config"]["d"] == 8 and record["config"]["ranks"] == [1, 2]
-    assert len(record["rows"]) == 2 * 2 * 5 * 2  # targets × seeds × variants × ranks
+    assert len(record["rows"]) == 2 * (5 + 2) * 2  # seeds × (variants + linear_variants) × ranks
     for row in record["rows"]:
         assert set(row) == set(ROW_KEYS)
         assert row["params"] == row["rank"] * 16 and isinstance(row["converged"], bool)
-        assert row["steps"] == 20 and 0 <= row["residual_test"] and 0 <= row["residual_train"]
+        assert row["steps"] == 20  # one check (2N = max_steps)
+        assert 0 <= row["residual_test"] and 0 <= row["residual_train"]
         assert (row["activation"] is None) == (row["method"] == "lora")
     assert {r["variant"] for r in record["rows"]} == {"lora", "cera", "cera_identity", "cera_relu", "cera_nodropout"}
     assert len(record["linear_optimum"]) == 2 * 2 * 2
     rows = load_mechanism(tmp_path / "outputs")
-    assert list(rows.columns) == COLUMNS and len(rows) == 40
+    assert list(rows.columns) == COLUMNS and len(rows) == 28
     cells = mechanism_cells(rows)
-    assert len(cells) == 20 and (cells["seeds"] == 2).all() and (cells["lo"] <= cells["hi"]).all()
+    assert len(cells) == 14 and (cells["seeds"] == 2).all() and (cells["lo"] <= cells["hi"]).all()
     d = paired_difference(rows, "cera", "lora", "nonlinear")
     assert d["rank"] == 2 and d["seeds"] == 2 and d["diff"] == pytest.approx(d["a_mean"] - d["b_mean"])
     table = mechanism_table(rows, load_linear_optimum(tmp_path / "outputs"))
     assert list(table.columns) == ["target", "variant", "r=1 (16 params)", "r=2 (32 params)"]
-    assert len(table) == 2 * 6 and table["variant"].iloc[5] == "best rank-r linear map (closed form)"
+    assert len(table) == 6 + 3 and table["variant"].iloc[5] == "best rank-r linear map (closed form)"
     mechanism_figure(rows, load_linear_optimum(tmp_path / "outputs")).savefig(tmp_path / "m.png")
     assert (tmp_path / "m.png").stat().st_size > 10_000
 
@@ -167,6 +182,8 @@ def test_record_schema_and_loader(compose_mechanism, tmp_path):
     ("seeds=0", "seeds=0 is invalid"),
     ("lr=-1", "lr=-1 is invalid"),
     ("converge_tol=0", "converge_tol=0 is invalid"),
+    ("max_steps=400", "max_steps=400 is invalid: the first check is at 2·steps = 500"),
+    ("linear_variants=[bar]", "linear_variants: 'bar' is not a known variant"),
 ])
 def test_bad_option_is_one_line(override, message, compose_mechanism):
     from cera.config import ConfigError
