@@ -18,8 +18,13 @@ HASHED_KEYS = ("method", "model", "data", "train", "rank", "dropout", "lr", "see
 # Keys inside the hashed groups that cannot change a result (display, I/O cadence, bookkeeping). A run
 # launched with another value of one of these is the same run; tests/runs/test_naming.py pins this list.
 # (paper_rank and budget_factor are top-level and not hashed: they resolve into rank / train.max_steps.)
+# log_every only sets how often the Trainer logs the train loss (curve.jsonl, status): two runs differing
+# only in it end with bit-identical adapters and test PPL (a test checks it). eval_every stays in the
+# identity for two reasons: Fig 2's curves are its validation points, and every evaluation pass draws from
+# the global RNG (the eval DataLoader's seed), which shifts the dropout masks of every later step, so the
+# final adapter differs (6 tiny steps at eval_every 2 vs 6: max |Δw| 5e-4).
 NON_RESULT_KEYS = ("train.progress_bar", "train.num_workers", "train.save_every", "train.keep_checkpoints",
-                   "train.report_to")
+                   "train.report_to", "train.log_every")
 # Knobs added after runs existed (conf/protocol/): left out of the identity at these values, so protocol=paper
 # keeps every earlier run's directory; any other value enters it (tests/runs/test_naming.py).
 OMITTED_AT_DEFAULT = {"method.scale_mode": "alpha_over_r", "method.init": "kaiming_uniform",

@@ -33,15 +33,40 @@ def test_keys_that_cannot_change_a_result_are_pinned():
     from cera.runs.naming import NON_RESULT_KEYS
 
     assert NON_RESULT_KEYS == ("train.progress_bar", "train.num_workers", "train.save_every",
-                               "train.keep_checkpoints", "train.report_to")
+                               "train.keep_checkpoints", "train.report_to", "train.log_every")
 
 
 def test_non_result_keys_keep_the_run_identity(compose):
     """The bug behind issue 10's double-counted seed: progress_bar entered the hash."""
     base = run_id(compose())
     for override in ["train.progress_bar=true", "train.save_every=7", "train.keep_checkpoints=3",
-                     "train.num_workers=2"]:
+                     "train.num_workers=2", "train.log_every=5"]:
         assert run_id(compose(override)) == base, override
+    assert run_id(compose("train.eval_every=7")) != base  # Fig 2's curve points, and the RNG stream (naming.py)
+
+
+def test_log_every_cannot_change_a_result(compose, tmp_path):
+    """Why log_every is a non-result key: two runs that differ only in it (CeRA, dropout 0.1, 6 steps)
+    end with bit-identical adapters and the same test PPL."""
+    import json
+
+    import torch
+    from safetensors.torch import load_file
+
+    from cera.runs.execute import execute
+    from cera.runs.naming import run_dir_for
+
+    ends = []
+    for every in (1, 3):
+        cfg = compose("method=cera", "rank=4", "dropout=0.1", "train.max_steps=6", "train.eval_every=6",
+                      f"train.log_every={every}", f"paths.output_dir={tmp_path / f'log{every}'}")
+        execute(cfg)
+        run = run_dir_for(cfg)
+        ends.append((load_file(run / "adapter" / "adapter_model.safetensors"),
+                     json.loads((run / "results.json").read_text())["test_ppl"]))
+    (a, ppl_a), (b, ppl_b) = ends
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert ppl_a == ppl_b
 
 
 def test_paper_rank_and_budget_factor_resolve_into_the_identity(compose):
