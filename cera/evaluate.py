@@ -96,11 +96,20 @@ def eval_config(recorded, overrides: list[str], data_tasks: list[str] | None = N
 
 
 def evaluate(run_dir: Path, overrides: list[str]) -> dict:
+    """Evaluate a finished run under its lock (``RunBusy`` if a job or another evaluation writes it)."""
+    from cera.runs.lock import RunLock
+
+    with RunLock(run_dir):
+        return _evaluate_locked(run_dir, overrides)
+
+
+def _evaluate_locked(run_dir: Path, overrides: list[str]) -> dict:
     from cera.adapters import load_adapter
     from cera.adapters.checkpoint import read_adapter_tensors
     from cera.eval.config import check_eval_config
     from cera.eval.run_eval import evaluate_run
     from cera.io import atomic_write_json
+    from cera.runs.convergence import refresh
     from cera.runs.record import read_run
     from cera.models import load_model
     from cera.models.shape_only import check_use
@@ -118,6 +127,8 @@ def evaluate(run_dir: Path, overrides: list[str]) -> dict:
     _, results, _ = read_run(run_dir)  # checked whole by _finished_run
     results["downstream"] = summary
     atomic_write_json(run_dir / "results.json", results)
+    if results.get("cell_id"):  # a refresh that skipped this run while we held it left its record to us
+        refresh(run_dir.parent, cell=results["cell_id"], held=run_dir)
     return summary
 
 
@@ -138,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     from cera.data import DataError
     from cera.eval.config import EvalError
     from cera.models.load import ModelError
+    from cera.runs.lock import RunBusy
 
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
@@ -148,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         if not argv or argv[0].startswith("-") or "=" in argv[0]:
             raise CliError(f"no run directory given ({USAGE})")
         summary = evaluate(_finished_run(argv[0]), argv[1:])
-    except (CliError, EvalError, DataError, ModelError, AdapterError) as exc:
+    except (CliError, EvalError, DataError, ModelError, AdapterError, RunBusy) as exc:
         print(f"cera: error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
     print(_report(summary))

@@ -12,15 +12,31 @@ A check run is launched with ``budget_factor=2`` (README: "Convergence"). Every 
 The record is refreshed for the whole cell whenever a run of that cell finishes, so the order in
 which a budget and its check finish does not matter. The seed-matched check is used when there is
 one, else the check of the lowest seed (the budget is a property of the cell, checked once).
+
+Concurrency: refreshes of one runs directory take turns (a lock of their own, ``REFRESH_LOCK``), so two
+runs of a cell finishing together cannot each write a record computed before the other's result
+existed. Another run's ``results.json`` is re-read and rewritten only under that run's own lock
+(``cera.runs.lock``, the one its job and ``cera.evaluate`` hold); a run whose lock is held is left
+alone after a short wait, because every holder that writes ``results.json`` refreshes the cell
+itself afterwards.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import sys
+import time
 from pathlib import Path
 
 from cera.io import atomic_write_json, read_json
+from cera.runs.lock import RunBusy, RunLock
+
+log = logging.getLogger(__name__)
+REFRESH_LOCK = ".convergence"  # RunLock name (<runs_dir>/.locks/.convergence.lock) that refreshes take in turn
+REFRESH_WAIT = 300.0  # seconds a refresh waits for the one before it (a refresh reads a few hundred small files)
+RUN_WAIT = 2.0        # seconds it waits for another run's lock (a relaunch that skips a done run holds it briefly)
 
 THRESHOLD = 0.01
 RULE = ("budget B passes when the same cell and seed trained for 2B steps (same schedule shape) "
@@ -67,15 +83,55 @@ def _finite(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
 
 
-def refresh(runs_dir: str | Path, cell: str | None = None) -> dict[Path, dict]:
-    """Recompute the records (of one cell, or all) and write those that changed into results.json."""
-    runs = _done_results(Path(runs_dir))
-    if cell is not None:
-        runs = [r for r in runs if r[1]["cell_id"] == cell]
-    records = verdicts(runs)
-    for run_dir, res in runs:
-        if res.get("convergence") != records[run_dir]:
-            atomic_write_json(run_dir / "results.json", {**res, "convergence": records[run_dir]})
+def _acquire(lock: RunLock, timeout: float) -> RunLock:
+    """Take `lock`, retrying for up to `timeout` seconds (RunLock itself never waits); RunBusy after."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return lock.acquire()
+        except RunBusy:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def _held(lock: RunLock, timeout: float):
+    _acquire(lock, timeout)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _write_record(run_dir: Path, record: dict) -> None:
+    results = read_json(run_dir / "results.json")  # re-read under the lock: never write back a stale copy
+    if isinstance(results, dict) and results.get("convergence") != record:
+        atomic_write_json(run_dir / "results.json", {**results, "convergence": record})
+
+
+def refresh(runs_dir: str | Path, cell: str | None = None, held: str | Path | None = None) -> dict[Path, dict]:
+    """Recompute the records (of one cell, or all) and write those that changed into results.json.
+
+    `held`: the run directory whose lock the caller already holds (a job refreshing its own cell).
+    """
+    runs_dir = Path(runs_dir)
+    with _held(RunLock(runs_dir / REFRESH_LOCK), timeout=REFRESH_WAIT):
+        runs = _done_results(runs_dir)
+        if cell is not None:
+            runs = [r for r in runs if r[1]["cell_id"] == cell]
+        records = verdicts(runs)
+        for run_dir, res in runs:
+            if res.get("convergence") == records[run_dir]:
+                continue
+            if held is not None and run_dir.name == Path(held).name:
+                _write_record(run_dir, records[run_dir])
+                continue
+            try:
+                with _held(RunLock(run_dir), timeout=RUN_WAIT):
+                    _write_record(run_dir, records[run_dir])
+            except RunBusy:  # a job or evaluation holds it; both refresh the cell after they write
+                log.info("convergence record of %s left to the process holding it", run_dir.name)
     return records
 
 

@@ -147,7 +147,7 @@ def _train_and_record(cfg, run_dir: Path, model, tokenizer, data, collator) -> d
         (run_dir / "error.txt").unlink(missing_ok=True)  # an earlier failed attempt's traceback no longer applies
         from cera.runs.convergence import refresh
 
-        refresh(run_dir.parent, cell=results["cell_id"])  # this run may complete a budget/2x-check pair
+        refresh(run_dir.parent, cell=results["cell_id"], held=run_dir)  # this run may complete a budget/2x pair
         log.info("%s done: test PPL %s (%d trainable params, %.0fs)", run_dir.name,
                  f"{test['ppl']:.3f}" if test["ppl"] else "not measured", trainable, results["wall_seconds"])
     except DivergedError as exc:

@@ -48,3 +48,22 @@ def test_eval_config_layers():
     assert cfg.tasks == ["basic", "gsm8k"] and cfg.limit == 7 and cfg.test_ppl is False
     assert cfg.sources.gsm8k == "/data/gsm8k" and cfg.sources.hendrycks_math is None and cfg.k == [1]
     assert cfg.n_samples == 10  # from default.yaml
+
+
+def test_a_run_another_process_writes_is_refused_in_one_line(tmp_path, capsys):
+    """cera.evaluate rewrites results.json, so it holds the run's lock (the one its job and
+    cera.runs.convergence take): while someone else holds it, one line, exit 2, nothing written."""
+    from cera.runs.lock import RunLock
+
+    run = tmp_path / "runs" / "run"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text("eval:\n  test_ppl: true\n")
+    write_status(run, "done")
+    (run / "results.json").write_text('{"test_ppl": 3.0}')
+    (run / "adapter").mkdir()
+    (run / "adapter" / "adapter_config.json").write_text("{}")
+    with RunLock(run):
+        assert main([str(run)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("cera: error: run run is being written by pid "), err
+    assert (run / "results.json").read_text() == '{"test_ppl": 3.0}'

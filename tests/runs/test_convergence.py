@@ -62,3 +62,60 @@ def test_cli(tmp_path, capsys):
     assert "a-s0: budget 100 steps, gain at 2x +33.33% → FAILED" in capsys.readouterr().out
     assert main([str(tmp_path / "nope")]) == 2
     assert "is not a directory of runs" in capsys.readouterr().err
+
+
+def test_refresh_writes_another_run_only_under_its_lock(tmp_path):
+    """A run whose lock a live process holds (a job, cera.evaluate) is left to it; the caller's own
+    run (`held`) and free runs are written, and the lock files are gone afterwards."""
+    from cera.runs.lock import RunLock
+
+    budget, busy = _run(tmp_path, "a-s0", ppl=3.0), _run(tmp_path, "a-s1", seed=1, ppl=3.0)
+    check = _run(tmp_path, "a-2x-s0", budget=200, ppl=2.999)
+    with RunLock(check), RunLock(busy):  # `check` is the caller's own run, `busy` another live holder's
+        refresh(tmp_path, cell="c1", held=check)
+        assert "convergence" not in json.loads((busy / "results.json").read_text())
+        assert _conv(budget)["passed"] is True and _conv(check)["passed"] is None
+    refresh(tmp_path, cell="c1", held=busy)  # what the holder does after it writes
+    assert _conv(busy)["check_run"] == "a-2x-s0"
+    assert not (tmp_path / ".locks").exists()
+
+
+def test_refresh_keeps_what_a_lock_holder_wrote_meanwhile(tmp_path):
+    """A refresh waits briefly for a run's lock and merges its record into results.json as it is then,
+    not into its earlier read: what the holder wrote meanwhile (here: downstream results) survives."""
+    import threading
+
+    from cera.runs.lock import RunLock
+
+    budget = _run(tmp_path, "a-s0", ppl=3.0)
+    _run(tmp_path, "a-2x-s0", budget=200, ppl=2.0)
+    holder = RunLock(budget).acquire()  # e.g. cera.evaluate adding a task to the finished run
+    worker = threading.Thread(target=refresh, args=(tmp_path,), kwargs={"cell": "c1"})
+    worker.start()
+    worker.join(0.5)  # the refresh has read every results.json and now waits for the lock
+    assert worker.is_alive() and "convergence" not in json.loads((budget / "results.json").read_text())
+    results = json.loads((budget / "results.json").read_text())
+    (budget / "results.json").write_text(json.dumps({**results, "downstream": {"added": "meanwhile"}}))
+    holder.release()
+    worker.join(10)
+    final = json.loads((budget / "results.json").read_text())
+    assert final["downstream"] == {"added": "meanwhile"} and final["convergence"]["passed"] is False
+
+
+def test_refreshes_take_turns(tmp_path):
+    """A second refresh of the same runs directory waits for the first (REFRESH_LOCK)."""
+    import threading
+
+    from cera.runs.convergence import REFRESH_LOCK
+    from cera.runs.lock import RunLock
+
+    budget = _run(tmp_path, "a-s0", ppl=3.0)
+    _run(tmp_path, "a-2x-s0", budget=200, ppl=2.0)
+    first = RunLock(tmp_path / REFRESH_LOCK).acquire()
+    worker = threading.Thread(target=refresh, args=(tmp_path,))
+    worker.start()
+    worker.join(0.5)
+    assert worker.is_alive() and "convergence" not in json.loads((budget / "results.json").read_text())
+    first.release()
+    worker.join(10)
+    assert not worker.is_alive() and _conv(budget)["passed"] is False
