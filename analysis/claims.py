@@ -25,8 +25,9 @@ import pandas as pd
 from analysis.cells import cell_stats, fmt, paper_lr, select
 from analysis.load import INSTRUCT_DATA, MATH_DATA, rank_label
 from analysis.paired import paired_rows
-from analysis.power import Z_MDE, binomial_mde, cells_se, fmt_effect, mde
+from analysis.power import Z_MDE, binomial_mde, cells_df, cells_se, fmt_effect, mde
 from analysis.spec import METRICS, Cell, Claim, load_claims, resolve_rank
+from cera.eval.stats import t_quantile
 
 DATA_SETS = {"instruct": INSTRUCT_DATA, "math": MATH_DATA}
 COLUMNS = ["claim", "cells", "paper", "ours (95% CI)", "effect: ours / paper", "MDE (80%, 5%)", "verdict", "caveats"]
@@ -110,15 +111,15 @@ def _pair(claim: Claim, a: _Resolved, b: _Resolved, i: int) -> dict:
         paired = paired_rows(a.rows, b.rows)
         if paired:
             out.update(effect=math.log(paired["ratio"]), lo=math.log(paired["lo"]), hi=math.log(paired["hi"]),
-                       mde=mde(paired["se_log"]), paired=paired)
+                       mde=mde(paired["se_log"], paired["df"]), paired=paired)
             out["sep"] = 1 if out["lo"] > 0 else -1 if out["hi"] < 0 else 0
             return out
     log = claim.scale == "ratio"
     if log and (va <= 0 or vb <= 0):
         log = False
     out["effect"] = math.log(va / vb) if log else va - vb
-    se = cells_se(a.stats, b.stats, log=log)
-    out["mde"] = mde(se)
+    se, df = cells_se(a.stats, b.stats, log=log), cells_df(a.stats, b.stats, log=log)
+    out["mde"] = mde(se, df)
     lo = lambda s: s["lo"] if not math.isnan(s["lo"]) else s["value"]  # noqa: E731
     hi = lambda s: s["hi"] if not math.isnan(s["hi"]) else s["value"]  # noqa: E731
     out["sep"] = 1 if lo(a.stats) > hi(b.stats) else -1 if hi(a.stats) < lo(b.stats) else 0
@@ -129,10 +130,11 @@ def _pair(claim: Claim, a: _Resolved, b: _Resolved, i: int) -> dict:
         # every seed answers the same problems, so a seed-level CI misses the problem sampling noise: the
         # SE is at least the binomial floor's (power.binomial_mde), and the verdict uses the effect's interval
         floor = binomial_mde(vb, int(a.rows[binom].min()), int(b.rows[binom].min()), increase=claim.relation != "<")
-        out["mde"] = floor if math.isnan(out["mde"]) else max(out["mde"], floor)
-        se = out["mde"] / Z_MDE
-    if not math.isnan(se):  # normal interval of the effect (the ≈ verdict needs one)
-        out["lo"], out["hi"] = out["effect"] - 1.959964 * se, out["effect"] + 1.959964 * se
+        if math.isnan(out["mde"]) or floor > out["mde"]:
+            out["mde"], se, df = floor, floor / Z_MDE, math.inf
+    if not math.isnan(se):  # t interval of the effect with the MDE's ν (the ≈ verdict needs one)
+        half = (t_quantile(0.95, df) if math.isfinite(df) else 1.959964) * se
+        out["lo"], out["hi"] = out["effect"] - half, out["effect"] + half
         if counted:
             out["sep"] = 1 if out["lo"] > 0 else -1 if out["hi"] < 0 else 0
     return out

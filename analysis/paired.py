@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.cells import at_paper_lr
-from analysis.power import paired_se
+from analysis.power import paired_df, paired_se
 from cera.eval.stats import paired_bootstrap
 
 
@@ -47,7 +47,7 @@ def _sequences(run_dir: Path) -> tuple[list, list] | None:
 
 
 def paired_ppl_ratio(runs: pd.DataFrame, a: dict, b: dict) -> dict | None:
-    """{ratio, lo, hi, p_value, seeds, n, se_log} for PPL(a)/PPL(b) of the cells `a`, `b` (column: value),
+    """{ratio, lo, hi, p_value, seeds, n, se_log, df} for PPL(a)/PPL(b) of the cells `a`, `b` (column: value),
     or None when no seed pairs up."""
     return compare(_done_by_seed(runs, a), _done_by_seed(runs, b))
 
@@ -75,7 +75,7 @@ def compare(runs_a: dict, runs_b: dict) -> dict | None:
     d = np.asarray(nll_a) - np.asarray(nll_b)
     return {"ratio": math.exp(res["diff"] / scale), "lo": math.exp(res["lo"] / scale),
             "hi": math.exp(res["hi"] / scale), "p_value": res["p_value"], "seeds": len(seeds), "n": res["n"],
-            "se_log": paired_se(d, scale, seed_logs)}
+            "se_log": paired_se(d, scale, seed_logs), "df": paired_df(d, scale, seed_logs)}
 
 
 def fmt_ratio(res: dict | None) -> str:

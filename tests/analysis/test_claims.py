@@ -10,7 +10,7 @@ import pytest
 from analysis import build_all, load_runs
 from analysis.bench_claims import bench_claims, choose_bench
 from analysis.claims import judge, mechanism_claims, tier_claims
-from analysis.power import Z_MDE, binomial_mde, cells_se, mde, paired_se
+from analysis.power import Z_MDE, binomial_mde, cells_df, cells_se, mde, multiplier, paired_df, paired_se, welch_df
 from analysis.spec import SpecError, load_claims, resolve_rank
 from cera.eval.stats import across_seeds
 from tests.analysis.tree import write_run
@@ -69,24 +69,48 @@ def test_rank_specs_resolve_against_the_grid_present():
 
 # --- minimum detectable effect, against hand computation -----------------------------------------------
 
-def test_mde_constant_is_z975_plus_z80():
+def test_mde_multiplier_is_t975_plus_t80_and_z_in_the_limit():
     assert math.isclose(Z_MDE, 1.959964 + 0.841621, abs_tol=1e-5)
+    assert multiplier() == Z_MDE and multiplier(math.inf) == Z_MDE and multiplier(math.nan) == Z_MDE
+    assert math.isclose(multiplier(4), 2.776445 + 0.940965, abs_tol=1e-5)  # two cells of 3 seeds: 3.717
+    assert math.isclose(multiplier(2), 4.302653 + 1.060660, abs_tol=1e-5)  # 5.363
+    assert math.isclose(multiplier(1e7), Z_MDE, rel_tol=1e-6)
+    assert mde(0.1) == pytest.approx(0.28015852) and math.isnan(mde(math.nan, 4))
+
+
+def test_welch_df_by_hand():
+    assert welch_df([(1.0, 2), (1.0, 2)]) == pytest.approx(4.0)        # equal spread, 3 seeds each
+    assert welch_df([(1.0, 2), (2.0, 9)]) == pytest.approx(25 / (1 / 2 + 16 / 9))  # = 10.98
+    assert welch_df([(1.0, math.inf), (1.0, 2)]) == pytest.approx(8.0)  # a well-known term only adds SE
+    assert welch_df([(1.0, math.inf)]) == math.inf
 
 
 def test_mde_of_two_cells_over_seeds():
-    # two seeds each, values 5.00 / 5.02: s = 0.0141421, SE = s/√2 = 0.01 per cell; SE_diff = √2 · 0.01
+    # two seeds each, values 5.00 / 5.02: s = 0.0141421, SE = s/√2 = 0.01 per cell; SE_diff = √2 · 0.01;
+    # Welch ν = (2·0.01²)² / (0.01⁴/1 + 0.01⁴/1) = 2, so MDE = (t_.975,2 + t_.80,2) · SE_diff = 5.363313 · 0.0141421
     a = dict(zip(("value", "lo", "hi"), across_seeds([5.00, 5.02])), n=2)
     b = dict(zip(("value", "lo", "hi"), across_seeds([4.00, 4.02])), n=2)
-    assert math.isclose(mde(cells_se(a, b)), 2.801585 * 0.0141421, rel_tol=1e-4)  # = 0.039620
-    # on the log scale each SE is divided by its mean: √(0.01²/5.01² + 0.01²/4.01²)
-    assert math.isclose(mde(cells_se(a, b, log=True)), 2.801585 * math.hypot(0.01 / 5.01, 0.01 / 4.01), rel_tol=1e-4)
+    assert cells_df(a, b) == pytest.approx(2.0)
+    assert math.isclose(mde(cells_se(a, b), cells_df(a, b)), 5.363313 * 0.0141421, rel_tol=1e-4)  # = 0.075849
+    assert math.isclose(mde(cells_se(a, b)), 2.801585 * 0.0141421, rel_tol=1e-4)  # the normal limit: 0.039620
+    # on the log scale each SE is divided by its mean: √(0.01²/5.01² + 0.01²/4.01²); ν from those SEs
+    se_a, se_b = 0.01 / 5.01, 0.01 / 4.01
+    nu = (se_a ** 2 + se_b ** 2) ** 2 / (se_a ** 4 + se_b ** 4)
+    assert cells_df(a, b, log=True) == pytest.approx(nu)
+    assert math.isclose(mde(cells_se(a, b, log=True), cells_df(a, b, log=True)), multiplier(nu) * math.hypot(se_a, se_b),
+                        rel_tol=1e-4)
+    one = {"value": 4.0, "lo": 3.9, "hi": 4.1, "n": 1}  # one run's bootstrap interval: ν = ∞ for its term
+    assert cells_df(one, b) == pytest.approx(1 * (((0.1 / 1.959964) ** 2 + 0.01 ** 2) ** 2) / 0.01 ** 4, rel=1e-4)
 
 
 def test_mde_of_a_paired_ppl_comparison():
-    # d = [1, 3]: sd √2, SE = 1 nat per sequence → 0.1 per token (10 tokens); seed log ratios [0.1, 0.3]: SE 0.1
+    # d = [1, 3]: sd √2, SE = 1 nat per sequence → 0.1 per token (10 tokens), ν_seq = 1; seed log ratios
+    # [0.1, 0.3]: SE 0.1, ν_seed = 1; Welch ν = 0.02² / (0.1⁴ + 0.1⁴) = 2: MDE = 5.363313 · √0.02 = 0.758489
     assert math.isclose(paired_se([1.0, 3.0], 10.0, [0.1, 0.3]), math.sqrt(0.02))
-    assert math.isclose(mde(paired_se([1.0, 3.0], 10.0, [0.1, 0.3])), 0.396204, rel_tol=1e-5)
-    assert math.isclose(paired_se([1.0, 3.0], 10.0), 0.1)  # one seed: no seed term
+    assert paired_df([1.0, 3.0], 10.0, [0.1, 0.3]) == pytest.approx(2.0)
+    assert math.isclose(mde(paired_se([1.0, 3.0], 10.0, [0.1, 0.3]), 2.0), 0.758489, rel_tol=1e-5)
+    assert math.isclose(paired_se([1.0, 3.0], 10.0), 0.1)  # one seed: no seed term, ν = n − 1
+    assert paired_df([1.0, 3.0], 10.0) == pytest.approx(1.0)
 
 
 def test_binomial_mde_at_the_floor_and_at_one_half():
@@ -296,12 +320,13 @@ def test_protocols_are_separate_tiers(tmp_path):
     assert names == ["model tiny, protocol authors_code", "model tiny, protocol paper"]
 
 
-def test_lr_control_pairs_the_fig2_lora_arm_with_fig1_lora(tmp_path):
-    _grid(tmp_path)  # LoRA r2 (paper 64) at 3e-4, seeds 0-2
+def test_lr_control_pairs_the_two_rates_of_the_fig2_lora_arm(tmp_path):
+    _grid(tmp_path)  # LoRA r2 (paper 64) at the paper's 3e-4, seeds 0-2: not a cell of this control
     for seed in (0, 1, 2):
         write_run(tmp_path, "lora", 2, seed, ppl=7.0 + 0.01 * seed, lr=1e-4, paper_rank=64, spread=0.5)
+        write_run(tmp_path, "lora", 2, seed, ppl=4.0 + 0.01 * seed, lr=5e-4, paper_rank=64, spread=0.5)
     row = _row(tier_claims(load_runs(tmp_path)), "control_lr")
-    assert row["cells"] == "lora r2 (paper 64) lr=1e-04 > lora r2 (paper 64)"
+    assert row["cells"] == "lora r2 (paper 64) lr=1e-04 > lora r2 (paper 64) lr=5e-04"
     assert row["verdict"] == "reproduced" and "paired over 12 sequences, 3 seeds" in row["caveats"]
 
 
