@@ -17,7 +17,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: rows carry objective_half, objective_end, gain (the per-fit rule) instead of residual_train_at_N
 ROW_KEYS = ("target", "variant", "method", "activation", "dropout", "rank", "params", "seed",
             "residual_test", "residual_train", "objective_half", "objective_end", "gain", "steps", "converged")
 

@@ -48,7 +48,7 @@ def summary(record: dict) -> str:
     bad = rows[~rows["converged"]]
     steps = rows["steps"]
     lines.append(f"\nconvergence: {len(rows) - len(bad)} of {len(rows)} fits passed (train objective gained "
-                 f"< {record['config']['converge_tol']:.0%} over the last half of their steps); steps run: "
+                 f"< {record['config']['converge_tol'] * 100:g}% over the last half of their steps); steps run: "
                  f"median {int(steps.median())}, max {int(steps.max())}")
     lines += [f"  NOT converged: {r.target} {r.variant} r={r.rank} seed {r.seed}: still gained {r.gain:.1%} "
               f"from step {r.steps // 2} to {r.steps}" for r in bad.itertuples()]

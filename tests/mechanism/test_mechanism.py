@@ -145,7 +145,7 @@ def test_record_schema_and_loader(compose_mechanism, tmp_path):
     result = run_mechanism(compose_mechanism(*SMALL), progress=False)
     record = json.loads((tmp_path / "outputs" / "mechanism" / "mechanism.json").read_text())
     assert result["file"].endswith("mechanism/mechanism.json")
-    assert record["schema_version"] == 1 and {"versions", "git", "hardware"} <= set(record["provenance"])
+    assert record["schema_version"] == 2 and {"versions", "git", "hardware"} <= set(record["provenance"])
     assert record["config"]["d"] == 8 and record["config"]["ranks"] == [1, 2]
     assert len(record["rows"]) == 2 * (5 + 2) * 2  # seeds × (variants + linear_variants) × ranks
     for row in record["rows"]:
