@@ -113,6 +113,15 @@ def _run_row(run_dir: Path) -> dict:
     return {**_full_row(run_dir, cfg, {}, {}, identity_only=True), "state": "corrupt", "error": problem}
 
 
+def _paper_lr(cfg: dict, results: dict) -> float | None:
+    """The lr in the paper's units (lr / model.lr_scale): what cells and claims compare across backbones."""
+    if results.get("paper_lr") is not None:
+        return results["paper_lr"]
+    lr = cfg.get("lr", results.get("lr"))
+    scale = (cfg.get("model") or {}).get("lr_scale") or 1.0
+    return None if lr is None else lr / scale
+
+
 def _full_row(run_dir: Path, cfg: dict, status: dict, results: dict, identity_only: bool = False) -> dict:
     method = cfg.get("method") or {}
     convergence = results.get("convergence") or {}
@@ -120,8 +129,9 @@ def _full_row(run_dir: Path, cfg: dict, status: dict, results: dict, identity_on
         "run": run_dir.name, "run_dir": str(run_dir), "state": status.get("state", "unknown"),
         "method": method.get("name", results.get("method")), "activation": method.get("activation"),
         "rank": cfg.get("rank", results.get("rank")), "dropout": cfg.get("dropout", results.get("dropout")),
-        "lr": cfg.get("lr", results.get("lr")), "seed": cfg.get("seed", results.get("seed")),
-        "method_lr": _nan_if_none(method.get("lr")),  # the protocol's default lr for this method and rank
+        "lr": _paper_lr(cfg, results), "lr_run": cfg.get("lr", results.get("lr")),
+        "seed": cfg.get("seed", results.get("seed")),
+        "method_lr": _nan_if_none(method.get("lr")),  # the protocol's default (paper-unit) lr for this method and rank
         "default_dropout": _default_dropout(cfg, method.get("name")),
         "data": (cfg.get("data") or {}).get("name", results.get("data")),
         "model": (cfg.get("model") or {}).get("name", results.get("model")),

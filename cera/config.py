@@ -82,9 +82,9 @@ def check_dropout(value: Any) -> float:
     return float(value)
 
 
-def check_lr(value: Any) -> float:
+def check_lr(value: Any, key: str = "lr") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value > 0 and math.isfinite(value)):
-        raise ConfigError(f"lr={value!r} is invalid: must be a finite number > 0")
+        raise ConfigError(f"{key}={value!r} is invalid: must be a finite number > 0")
     return float(value)
 
 
@@ -96,6 +96,10 @@ def check_seed(value: Any) -> int:
 
 def check_paper_rank(value: Any) -> int | None:
     return None if value is None else check_int(value, "paper_rank", hint=" (a Llama-3-8B rank, e.g. 64)")
+
+
+def check_paper_lr(value: Any) -> float | None:
+    return None if value is None else check_lr(value, "paper_lr")
 
 
 def check_budget_factor(value: Any) -> int:
@@ -111,10 +115,11 @@ def rank_for(paper_rank: int, rank_scale: float) -> int:
     return max(1, math.floor(paper_rank * rank_scale + 0.5))
 
 
-def resolve_rank(cfg: DictConfig, rank_given: bool = False) -> None:
-    """Apply ``paper_rank`` and ``budget_factor`` to ``cfg`` in place, before the run's identity is taken.
+def resolve_rank(cfg: DictConfig, rank_given: bool = False, lr_given: bool = False) -> None:
+    """Apply ``paper_rank``, ``paper_lr`` and ``budget_factor`` to ``cfg`` in place, before the run's identity.
 
     ``paper_rank`` keeps the paper's r/d on any backbone: rank = max(1, round(paper_rank x model.rank_scale)).
+    ``paper_lr`` is a Llama-3-8B learning rate: lr = paper_lr x model.lr_scale (as the default lr is).
     ``budget_factor`` multiplies ``train.max_steps`` (2 = the convergence check of a cell's budget). The
     resolved rank and step count enter the run identity; the two knobs themselves do not, so the same
     training reached two ways is one run.
@@ -122,6 +127,7 @@ def resolve_rank(cfg: DictConfig, rank_given: bool = False) -> None:
     from omegaconf import open_dict
 
     paper_rank = check_paper_rank(cfg.get("paper_rank"))
+    paper_lr = check_paper_lr(cfg.get("paper_lr"))
     factor = check_budget_factor(cfg.get("budget_factor", 1))
     with open_dict(cfg):
         if paper_rank is not None:
@@ -132,6 +138,10 @@ def resolve_rank(cfg: DictConfig, rank_given: bool = False) -> None:
                 raise ConfigError(f"paper_rank needs model.rank_scale (hidden size / {PAPER_WIDTH}) but model "
                                   f"{cfg.model.get('name')!r} has rank_scale={scale!r}: add it to its config or give rank")
             cfg.rank = rank_for(paper_rank, float(scale))
+        if paper_lr is not None:
+            if lr_given:
+                raise _exclusive(paper_lr, cfg.lr, "paper_lr", "lr", "lr_scale")
+            cfg.lr = paper_lr * lr_scale(cfg.model)
         if factor != 1:
             check_train(cfg.train)
             cfg.train.max_steps = cfg.train.max_steps * factor
@@ -153,9 +163,18 @@ def _resolve_lr(cfg: DictConfig) -> None:
         raise
 
 
-def _exclusive(paper_rank: Any, rank: Any) -> ConfigError:
-    return ConfigError(f"paper_rank={paper_rank} and rank={rank} are mutually exclusive: give one "
-                       "(paper_rank scales with model.rank_scale, rank is absolute)")
+def lr_scale(model: Mapping) -> float:
+    """``model.lr_scale`` (4096 / hidden size), 1 for a model config without it (the paper's lr as is)."""
+    scale = model.get("lr_scale", 1.0)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (scale > 0 and math.isfinite(scale)):
+        raise ConfigError(f"model.lr_scale={scale!r} is invalid: must be a finite number > 0 (4096 / hidden size)")
+    return float(scale)
+
+
+def _exclusive(paper: Any, absolute: Any, key: str = "paper_rank", abs_key: str = "rank",
+               scale: str = "rank_scale") -> ConfigError:
+    return ConfigError(f"{key}={paper} and {abs_key}={absolute} are mutually exclusive: give one "
+                       f"({key} scales with model.{scale}, {abs_key} is absolute)")
 
 
 def given_keys(overrides: list[str]) -> set[str]:
@@ -168,7 +187,7 @@ def check_seeds(value: Any) -> int:
     return check_int(value, "seeds", hint=" (seeds per cell)")
 
 
-ARGV_CHECKS = {**SWEEP_KEYS, "seeds": check_seeds, "paper_rank": check_paper_rank,
+ARGV_CHECKS = {**SWEEP_KEYS, "seeds": check_seeds, "paper_rank": check_paper_rank, "paper_lr": check_paper_lr,
                "budget_factor": check_budget_factor}  # checked on the command line before composing
 TRAIN_POSITIVE_INTS = ("max_steps", "batch_size", "eval_batch_size", "grad_accum", "max_seq_len", "log_every",
                        "eval_every", "save_every", "keep_checkpoints")
@@ -263,10 +282,10 @@ def check_argv(argv: list[str]) -> None:
     if overrides is None:
         return
     keys = {o.key_or_group for o in overrides}
-    if {"rank", "paper_rank"} <= keys:
-        given = {o.key_or_group: o.get_value_string() for o in overrides}
-        if given["paper_rank"] not in ("null", "None"):
-            raise _exclusive(given["paper_rank"], given["rank"])
+    given = {o.key_or_group: o.get_value_string() for o in overrides}
+    for paper, absolute, scale in (("paper_rank", "rank", "rank_scale"), ("paper_lr", "lr", "lr_scale")):
+        if {paper, absolute} <= keys and given[paper] not in ("null", "None"):
+            raise _exclusive(given[paper], given[absolute], paper, absolute, scale)
     for o in overrides:
         if o.is_sweep_override() and not o.is_discrete_sweep():
             continue  # interval() sweeps: checked per job

@@ -41,7 +41,8 @@ def main(cfg: DictConfig) -> dict | None:
     multirun = hc.mode == RunMode.MULTIRUN
     pointer = f"{hc.runtime.output_dir}/{POINTER}"
     try:
-        resolve_rank(cfg, rank_given="rank" in given_keys(list(hc.overrides.task)))  # before the run identity
+        given = given_keys(list(hc.overrides.task))
+        resolve_rank(cfg, rank_given="rank" in given, lr_given="lr" in given)  # before the run identity
         if is_main_process():  # DDP: several tasks of one job train one run; rank 0 alone writes
             atomic_write_json(pointer, {"run_dir": str(run_dir_for(cfg))})
         row = execute(cfg)

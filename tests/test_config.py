@@ -40,8 +40,8 @@ def test_method_defaults_follow_the_paper(compose):
     a = adapter_config(dict(cfg.method))
     assert (a.r, a.alpha, a.dropout, a.activation) == (128, 256, 0.1, "silu")
     assert list(a.target_modules) == ["q_proj", "v_proj"]
-    assert cfg.lr == 3e-4
-    assert compose("method=dora", tiny=False).lr == 1e-4
+    assert cfg.method.lr == 3e-4 and cfg.lr == pytest.approx(3e-4 * 4096 / 128)  # x model.lr_scale
+    assert compose("method=dora", tiny=False).method.lr == 1e-4
     lora = adapter_config(dict(compose("method=lora", "rank=64", "dropout=0.2", tiny=False).method))
     assert (lora.r, lora.lora_alpha, lora.lora_dropout, lora.use_dora) == (64, 128, 0.2, False)
     assert compose("lr=5e-4", "method=dora", tiny=False).lr == 5e-4

@@ -1,4 +1,4 @@
-"""paper_rank: the paper's rank/width ratio on any backbone, and its bad inputs."""
+"""paper_rank / paper_lr: the paper's rank/width ratio and learning rate on any backbone, and bad inputs."""
 
 from __future__ import annotations
 
@@ -43,6 +43,26 @@ def test_absolute_rank_is_untouched(compose):
     assert cfg.rank == 7
 
 
+@pytest.mark.parametrize("overrides,expected", [
+    ((), 3e-4 * 32),                              # LoRA default on the 128-wide backbone: 4096/128 = 32
+    (("method=dora",), 1e-4 * 32),                # DoRA's paper lr, same scale
+    (("paper_lr=5e-4",), 5e-4 * 32),
+    (("paper_lr=1e-4", "model.architecture.hidden_size=256"), 1e-4 * 16),
+    (("model=llama3_8b", "model.init=random"), 3e-4),  # lr_scale 1: the paper's lr as is
+    (("~model.lr_scale",), 3e-4),                 # a model config without lr_scale: the paper's lr
+])
+def test_lr_is_the_paper_lr_times_the_models_scale(compose, overrides, expected):
+    cfg = compose("method=lora", *overrides, tiny=False)
+    resolve_rank(cfg)
+    assert cfg.lr == pytest.approx(expected, rel=1e-12)
+
+
+def test_absolute_lr_is_untouched(compose):
+    cfg = compose("lr=0.001", tiny=False)
+    resolve_rank(cfg, lr_given=True)
+    assert cfg.lr == 0.001
+
+
 def test_budget_factor_multiplies_steps_once(compose):
     cfg = compose("budget_factor=2")
     resolve_rank(cfg)
@@ -59,10 +79,14 @@ def test_budget_factor_multiplies_steps_once(compose):
     (["paper_rank=64", "rank=8"], True, "paper_rank=64 and rank=8 are mutually exclusive"),
     (["paper_rank=64", "~model.rank_scale"], False, "needs model.rank_scale"),
     (["budget_factor=0"], False, "budget_factor=0 is invalid"),
+    (["paper_lr=0"], False, "paper_lr=0 is invalid: must be a finite number > 0"),
+    (["paper_lr=abc"], False, "paper_lr='abc' is invalid"),
+    (["paper_lr=1e-4", "lr=0.001"], True, "paper_lr=0.0001 and lr=0.001 are mutually exclusive"),
+    (["paper_lr=1e-4", "model.lr_scale=-1"], False, "model.lr_scale=-1 is invalid"),
 ])
 def test_resolve_rank_errors_are_one_line(compose, overrides, given, fragment):
     with pytest.raises(ConfigError) as err:
-        resolve_rank(compose(*overrides), rank_given=given)
+        resolve_rank(compose(*overrides), rank_given=given, lr_given=given)
     assert fragment in str(err.value) and "\n" not in str(err.value)
 
 
@@ -70,6 +94,8 @@ def test_resolve_rank_errors_are_one_line(compose, overrides, given, fragment):
     (["-m", "paper_rank=64,0"], "paper_rank=0 is invalid"),
     (["paper_rank=64", "rank=8"], "mutually exclusive"),
     (["-m", "paper_rank=16,64", "rank=8,16"], "mutually exclusive"),
+    (["-m", "paper_lr=1e-4,0"], "paper_lr=0 is invalid"),
+    (["paper_lr=1e-4", "lr=1e-3"], "paper_lr=1e-4 and lr=1e-3 are mutually exclusive"),
 ])
 def test_argv_checks_paper_rank(argv, fragment):
     with pytest.raises(ConfigError) as err:

@@ -17,6 +17,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from cera.cluster.distributed import is_main_process, setup_distributed
+from cera.config import lr_scale
 from cera.io import atomic_write_json, atomic_write_text
 from cera.provenance import provenance
 from cera.preflight import PreflightError, check_writable
@@ -132,7 +133,8 @@ def _train_and_record(cfg, run_dir: Path, model, tokenizer, data, collator) -> d
             atomic_write_json(run_dir / "ppl_sequences.json", test.pop("per_sequence"))
         results = {
             "method": method_of(model), "arm": cfg.get("arm_name"), "rank": cfg.rank,
-            "paper_rank": cfg.get("paper_rank"), "dropout": cfg.dropout, "lr": cfg.lr, "seed": cfg.seed, "data": cfg.data.name, "model": cfg.model.name,
+            "paper_rank": cfg.get("paper_rank"), "dropout": cfg.dropout, "lr": cfg.lr,
+            "paper_lr": cfg.lr / lr_scale(cfg.model), "seed": cfg.seed, "data": cfg.data.name, "model": cfg.model.name,
             "cell_id": cell_id(cfg), "budget": cfg.train.max_steps,
             "test_ppl": test["ppl"], "test_nll": test["nll"], "test_tokens": test["tokens"],
             "test_sequences": test["sequences"], "trainable_params": trainable, "total_params": total,

@@ -88,6 +88,30 @@ def _fact(rng: Random) -> str:
     return f"{a.capitalize()} and {b} are opposites."
 
 
+def _token(rng: Random) -> str:
+    kind = rng.randrange(4)
+    if kind == 0:
+        return str(rng.randint(0, 199))
+    if kind == 1:
+        return f"0.{rng.randint(1, 99):02d}"
+    if kind == 2:
+        return f"{rng.randint(1, 9)}.{rng.randint(0, 9)}"
+    return rng.choice(WORDS)
+
+
+def _copy(rng: Random) -> str:
+    """Repeat or bind a few numbers and words: the in-context copying every LM learns from real text
+    (quotes, repeated names, variables), which reading a problem's numbers into its solution needs."""
+    items = [_token(rng) for _ in range(rng.randint(1, 4))]
+    kind = rng.randrange(3)
+    if kind == 0:
+        return f"{', '.join(items)}; again: {', '.join(items)}."
+    if kind == 1:
+        name = rng.choice("abcdkmnpqtuvwxyz")
+        return f"Let {name} = {items[0]}. Then {name} is {items[0]}."
+    return f"The note says {' '.join(items)}, so we write {' '.join(items)}."
+
+
 def _sequence(rng: Random) -> str:
     kind = rng.randrange(3)
     if kind == 0:
@@ -98,9 +122,9 @@ def _sequence(rng: Random) -> str:
     return "After " + ", then ".join(names[(i + k) % len(names)] for k in range(rng.randint(2, 4))) + "."
 
 
-# (sentence kind, weight): general text and arithmetic 6/12, the tasks' one-step facts 6/12
+# (sentence kind, weight): general text and arithmetic 6/14, copying 2/14, the tasks' one-step facts 6/14
 _SENTENCES = ((_story, 1), (_arith, 1), (_number_fact, 1), (_spelling, 1), (_fact, 1), (_sequence, 1),
-              (basic.step_fact, 2), (complex_problems.step_fact, 4))  # fmt: skip
+              (_copy, 2), (basic.step_fact, 2), (complex_problems.step_fact, 4))  # fmt: skip
 _KINDS = [k for k, _ in _SENTENCES]
 _KIND_CUM = list(accumulate(w for _, w in _SENTENCES))  # rng.choices(cum_weights=) = weights=, faster
 
