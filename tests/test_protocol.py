@@ -66,7 +66,10 @@ def test_authors_code_sets_every_verified_difference(compose):
     assert (cera.scale, cera.init, cera.dropout_at, cera.dropout) == (1.0, "kaiming_normal_relu", "latent", 0.1)
     lora_cfg = _cfg(compose, "method=lora", "paper_rank=128", "protocol=authors_code")
     lora = validate(lora_cfg)
-    assert (lora.lora_alpha, lora.lora_dropout, lora_cfg.method.init) == (32, 0.0, "normal_0.01")
+    assert (lora.lora_alpha, lora.lora_dropout, lora_cfg.method.init) == (32 * lora_cfg.model.rank_scale, 0.0, "normal_0.01")
+    assert lora.lora_alpha / lora.r == pytest.approx(32 / 128, rel=0.05)  # the authors' s = 32 / r at paper rank 128
+    big = validate(_cfg(compose, "method=lora", "model=llama3_8b", "rank=64", "protocol=authors_code", tiny=False))
+    assert (big.lora_alpha, big.r) == (32, 64)
     dora_cfg = _cfg(compose, "method=dora", "paper_rank=64", "protocol=authors_code")
     assert (dora_cfg.method.dora_norm, dora_cfg.dropout) == ("attached", 0.0)
     assert validate(dora_cfg)._custom_modules  # PEFT's custom-layer hook carries the two knobs

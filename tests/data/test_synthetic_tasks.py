@@ -82,7 +82,7 @@ def test_logistic_paper_case_by_hand():
     # x1 = 3.5*0.4*0.6 = 0.84; x2 = 3.5*0.84*0.16 = 0.4704 -> 0.47; x3 = 3.5*0.47*0.53 = 0.87185 -> 0.87;
     # x4 = 3.5*0.87*0.13 = 0.39585 -> 0.40; then the 4-cycle repeats: 0.84, 0.47
     assert ex.meta["trajectory"] == [0.4, 0.84, 0.47, 0.87, 0.40, 0.84, 0.47]
-    assert ex.response == ("x1=3.5*0.40*0.60=0.84\nx2=3.5*0.84*0.16=0.47\nx3=3.5*0.47*0.53=0.87\n"
+    assert ex.response == ("r = 3.5, x_0 = 0.40\nx1=3.5*0.40*0.60=0.84\nx2=3.5*0.84*0.16=0.47\nx3=3.5*0.47*0.53=0.87\n"
                            "x4=3.5*0.87*0.13=0.40\nx5=3.5*0.40*0.60=0.84\nx6=3.5*0.84*0.16=0.47\n\\boxed{0.47}")
     assert ex.answer == "0.47" and "x_0 = 0.40" in ex.instruction and "3.5" in ex.instruction
     assert "2 decimals" in ex.instruction and "half up" in ex.instruction
@@ -123,13 +123,13 @@ def _recompute(ex: Example) -> list[str]:
     task, q = ex.meta["task"], ex.instruction
     k = int(re.search(r"x_(\d+)[.?]$|(\d+) times", q).group(1) or re.search(r"(\d+) times", q).group(1))
     if task == "logistic":
-        r, x0 = re.search(r"= ([\d.]+)x_n\(1-x_n\), x_0 = ([\d.]+);", q).groups()
+        r, x0 = re.search(r"with r = ([\d.]+), x_0 = ([\d.]+);", q).groups()
         xs = [_hundredths(x0)]
         for _ in range(k):
             xs.append((round(float(r) * 10) * xs[-1] * (100 - xs[-1]) + 500) // 1000)
         return [f"{v // 100}.{v % 100:02d}" for v in xs]
     if task == "quadratic_mod":
-        c, mod, x0 = map(int, re.search(r"\^2 \+ (\d+)\) mod (\d+), x_0 = (\d+)", q).groups())
+        c, mod, x0 = map(int, re.search(r"with c = (\d+), m = (\d+), x_0 = (\d+)", q).groups())
         step, seq = (lambda x: (x * x + c) % mod), [x0]
     else:
         seq = [int(re.search(r"n = (\d+)", q).group(1))]
@@ -151,8 +151,8 @@ def test_complex_answers_recomputed_and_every_line_is_one_correct_step():
         traj = _recompute(ex)
         assert len(traj) == ex.meta["level"] + 1 and ex.answer == traj[-1]
         assert [f"{v:.2f}" if task == "logistic" else str(v) for v in ex.meta["trajectory"]] == traj
-        lines = ex.response.split("\n")[:-1]
-        assert len(lines) == ex.meta["level"]
+        given, *lines = ex.response.split("\n")[:-1]
+        assert given in ex.instruction and len(lines) == ex.meta["level"]  # the givens, restated verbatim
         for n, line in enumerate(lines, 1):  # "x<n>=<step>=<value>": x_{n-1} in, x_n out
             assert line.startswith(f"x{n}=")
             assert _check_step(task, line[len(f"x{n}=") :]) == (traj[n - 1], traj[n]), line
@@ -164,8 +164,8 @@ def test_every_step_a_problem_needs_is_a_pretraining_fact():
     text = " ".join(pretraining_texts(90_000, seed=1234))  # conf/model/tiny.yaml's corpus
     corpus = set(re.split(r"(?<=\.) ", text))
     problems = load_splits(cfg("math", n_train=400)).train
-    needed = {line.split("=", 1)[1] + "." for ex in problems for line in ex.response.split("\n")[:-1]
-              if ex.meta["task"] != "basic"}  # fmt: skip
+    needed = {line.split("=", 1)[1] + "." for ex in problems for line in ex.response.split("\n")[1:-1]
+              if ex.meta["task"] != "basic"}  # fmt: skip (line 0 restates the givens)
     needed |= {line + "." for ex in problems for line in ex.response.split("\n")[:-1] if ex.meta["task"] == "basic"}
     missing = needed - corpus
     assert len(missing) <= 0.02 * len(needed), sorted(missing)[:10]

@@ -11,8 +11,12 @@ capacity gap CeRA claims to close. Families (``meta["family"]`` = ``meta["task"]
 * ``quadratic_mod``: x <- (x^2 + c) mod m, m in {7, 11, 13}, c in 1..6.
 * ``digit_squares``: n <- sum of the squares of its digits, from n in 10..199.
 
-``meta["level"]`` (1-5) is the number of iterations k. The worked solution writes one line per
-iteration, ``x<n>=<one step>=<value>`` (e.g. ``x1=3.5*0.40*0.60=0.84``), then ``\\boxed{x_k}``.
+``meta["level"]`` (1-5) is the number of iterations k. The problem names its parameters
+(``r = 3.5, x_0 = 0.40``); the worked solution first restates them in that notation, as a careful
+solver does, then writes one line per iteration, ``x<n>=<one step>=<value>`` (e.g.
+``x1=3.5*0.40*0.60=0.84``), then ``\\boxed{x_k}``. Why the restatement: reading a value out of the
+problem is then a copy of the text after a name seen before (what the corpus's "Let y = 0.40. Then
+y is 0.40." teaches the backbone), and every iteration line reads only the line above it.
 
 Why this shape (README "Embedded tasks and budgets"): a GSM8K/MATH-like miniature tests whether
 fine-tuning teaches a *procedure* on top of knowledge the backbone already has, as MathInstruct
@@ -65,8 +69,8 @@ def digit_squares_line(n: int) -> str:
     return "+".join(f"{d}^2" for d in str(n)) + f"={sum(int(d) ** 2 for d in str(n))}"
 
 
-def _solution(lines: list[str], answer: str) -> str:
-    return "".join(f"x{i}={line}\n" for i, line in enumerate(lines, 1)) + f"\\boxed{{{answer}}}"
+def _solution(given: str, lines: list[str], answer: str) -> str:
+    return given + "\n" + "".join(f"x{i}={line}\n" for i, line in enumerate(lines, 1)) + f"\\boxed{{{answer}}}"
 
 
 def logistic_problem(r: str = "3.5", x0: str = "0.4", steps: int = 4, ask: str = "value") -> Example:
@@ -75,13 +79,14 @@ def logistic_problem(r: str = "3.5", x0: str = "0.4", steps: int = 4, ask: str =
     if ask not in asks:
         raise ValueError(f"ask={ask!r} must be one of {sorted(asks)}")
     xs = logistic_trajectory(r, x0, steps)
-    q = f"x_{{n+1}} = {r}x_n(1-x_n), x_0 = {xs[0]:.2f}; round x_n to 2 decimals, half up." + asks[ask]
+    given = f"r = {r}, x_0 = {xs[0]:.2f}"
+    q = f"x_{{n+1}} = r x_n(1-x_n) with {given}; round x_n to 2 decimals, half up." + asks[ask]
     answer = f"{xs[-1]:.2f}"
     meta = {
         "task": "logistic", "family": "logistic", "type": "Dynamical Systems", "level": min(steps, MAX_LEVEL),
         "r": float(r), "x0": float(x0), "steps": steps, "ask": ask, "trajectory": [float(x) for x in xs],
     }  # fmt: skip
-    return Example(q, _solution([logistic_line(r, x) for x in xs[:-1]], answer), answer=answer, meta=meta)
+    return Example(q, _solution(given, [logistic_line(r, x) for x in xs[:-1]], answer), answer=answer, meta=meta)
 
 
 def _levels(rng: Random) -> int:
@@ -97,7 +102,8 @@ def _quadratic_mod(rng: Random) -> Example:
     m, c = rng.choice(MODULI), rng.choice(OFFSETS)
     x, k = rng.randrange(m), _levels(rng)
     ask = f" Find x_{k}." if rng.random() < 0.5 else f" What is x_{k}?"
-    q = f"x_{{n+1}} = (x_n^2 + {c}) mod {m}, x_0 = {x}." + ask
+    given = f"c = {c}, m = {m}, x_0 = {x}"
+    q = f"x_{{n+1}} = (x_n^2 + c) mod m with {given}." + ask
     lines, traj = [], [x]
     for _ in range(k):
         lines.append(quadratic_line(x, c, m))
@@ -105,7 +111,7 @@ def _quadratic_mod(rng: Random) -> Example:
         traj.append(x)
     meta = {"task": "quadratic_mod", "family": "quadratic_mod", "type": "Number Theory", "level": k, "steps": k,
             "trajectory": traj}  # fmt: skip
-    return Example(q, _solution(lines, str(x)), answer=str(x), meta=meta)
+    return Example(q, _solution(given, lines, str(x)), answer=str(x), meta=meta)
 
 
 def _digit_squares(rng: Random) -> Example:
@@ -118,7 +124,7 @@ def _digit_squares(rng: Random) -> Example:
         seq.append(sum(int(d) ** 2 for d in str(seq[-1])))
     meta = {"task": "digit_squares", "family": "digit_squares", "type": "Number Theory", "level": k, "steps": k,
             "trajectory": seq}  # fmt: skip
-    return Example(q, _solution(lines, str(seq[-1])), answer=str(seq[-1]), meta=meta)
+    return Example(q, _solution(f"n = {n}", lines, str(seq[-1])), answer=str(seq[-1]), meta=meta)
 
 
 FAMILIES = (("logistic", _logistic, 0.5), ("quadratic_mod", _quadratic_mod, 0.25),

@@ -99,17 +99,27 @@ def _token(rng: Random) -> str:
     return rng.choice(WORDS)
 
 
+_VARIABLES = tuple("abcdkmnpqrtuvwxyz") + tuple(f"{v}_{i}" for v in "xyz" for i in range(4))
+
+
 def _copy(rng: Random) -> str:
-    """Repeat or bind a few numbers and words: the in-context copying every LM learns from real text
-    (quotes, repeated names, variables), which reading a problem's numbers into its solution needs."""
+    """Repeat or recall numbers and words from earlier in the text: the in-context copying every LM
+    learns from real text (quotes, names, variables), which reading a problem's numbers needs.
+
+    The recall form binds 1-4 variables, puts up to two unrelated sentences in between, then asks
+    for one of them by name (associative recall, not just "copy the last value")."""
     items = [_token(rng) for _ in range(rng.randint(1, 4))]
-    kind = rng.randrange(3)
+    kind = rng.randrange(4)
     if kind == 0:
         return f"{', '.join(items)}; again: {', '.join(items)}."
     if kind == 1:
-        name = rng.choice("abcdkmnpqtuvwxyz")
-        return f"Let {name} = {items[0]}. Then {name} is {items[0]}."
-    return f"The note says {' '.join(items)}, so we write {' '.join(items)}."
+        return f"The note says {' '.join(items)}, so we write {' '.join(items)}."
+    names = rng.sample(_VARIABLES, len(items))
+    binds = [f"{n} = {v}" for n, v in zip(names, items)]
+    said = binds[0] if len(binds) == 1 else ", ".join(binds[:-1]) + " and " + binds[-1]
+    gap = "".join(" " + rng.choice((_story, _fact, _number_fact))(rng) for _ in range(rng.randint(0, 2)))
+    ask = rng.randrange(len(items))
+    return f"Let {said}.{gap} Then {names[ask]} is {items[ask]}."
 
 
 def _sequence(rng: Random) -> str:
@@ -122,9 +132,10 @@ def _sequence(rng: Random) -> str:
     return "After " + ", then ".join(names[(i + k) % len(names)] for k in range(rng.randint(2, 4))) + "."
 
 
-# (sentence kind, weight): general text and arithmetic 6/14, copying 2/14, the tasks' one-step facts 6/14
+# (sentence kind, weight): general text and arithmetic 6/15, copying and recall 3/15, the tasks' one-step
+# facts 6/15
 _SENTENCES = ((_story, 1), (_arith, 1), (_number_fact, 1), (_spelling, 1), (_fact, 1), (_sequence, 1),
-              (_copy, 2), (basic.step_fact, 2), (complex_problems.step_fact, 4))  # fmt: skip
+              (_copy, 3), (basic.step_fact, 2), (complex_problems.step_fact, 4))  # fmt: skip
 _KINDS = [k for k, _ in _SENTENCES]
 _KIND_CUM = list(accumulate(w for _, w in _SENTENCES))  # rng.choices(cum_weights=) = weights=, faster
 
