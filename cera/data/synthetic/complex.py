@@ -12,7 +12,7 @@ capacity gap CeRA claims to close. Families (``meta["family"]`` = ``meta["task"]
 * ``digit_squares``: n <- sum of the squares of its digits, from n in 10..199.
 
 ``meta["level"]`` (1-5) is the number of iterations k. The problem names its parameters
-(``r = 3.5, x_0 = 0.40``); the worked solution first restates them in that notation, as a careful
+(``r = 3.5, x_0 = 0.40, k = 3``); the worked solution first restates them in that notation, as a careful
 solver does, then writes one line per iteration, ``x<n>=<one step>=<value>`` (e.g.
 ``x1=3.5*0.40*0.60=0.84``), then ``\\boxed{x_k}``. Why the restatement: reading a value out of the
 problem is then a copy of the text after a name seen before (what the corpus's "Let y = 0.40. Then
@@ -75,11 +75,11 @@ def _solution(given: str, lines: list[str], answer: str) -> str:
 
 def logistic_problem(r: str = "3.5", x0: str = "0.4", steps: int = 4, ask: str = "value") -> Example:
     """One logistic-map problem; ``ask``: "value" (find x_k), "what" (what is x_k?) or "trajectory"."""
-    asks = {"value": f" Find x_{steps}.", "what": f" What is x_{steps}?", "trajectory": f" List x_1 to x_{steps}."}
+    asks = {"value": " Find x_k.", "what": " What is x_k?", "trajectory": " List x_1 to x_k."}
     if ask not in asks:
         raise ValueError(f"ask={ask!r} must be one of {sorted(asks)}")
     xs = logistic_trajectory(r, x0, steps)
-    given = f"r = {r}, x_0 = {xs[0]:.2f}"
+    given = f"r = {r}, x_0 = {xs[0]:.2f}, k = {steps}"
     q = f"x_{{n+1}} = r x_n(1-x_n) with {given}; round x_n to 2 decimals, half up." + asks[ask]
     answer = f"{xs[-1]:.2f}"
     meta = {
@@ -101,8 +101,8 @@ def _logistic(rng: Random) -> Example:
 def _quadratic_mod(rng: Random) -> Example:
     m, c = rng.choice(MODULI), rng.choice(OFFSETS)
     x, k = rng.randrange(m), _levels(rng)
-    ask = f" Find x_{k}." if rng.random() < 0.5 else f" What is x_{k}?"
-    given = f"c = {c}, m = {m}, x_0 = {x}"
+    ask = " Find x_k." if rng.random() < 0.5 else " What is x_k?"
+    given = f"c = {c}, m = {m}, x_0 = {x}, k = {k}"
     q = f"x_{{n+1}} = (x_n^2 + c) mod m with {given}." + ask
     lines, traj = [], [x]
     for _ in range(k):
@@ -116,15 +116,15 @@ def _quadratic_mod(rng: Random) -> Example:
 
 def _digit_squares(rng: Random) -> Example:
     n, k = rng.randint(10, 199), _levels(rng)
-    q = (f"Replace n = {n} by the sum of the squares of its digits, {k} times. Result?" if rng.random() < 0.5
-         else f"Starting from n = {n}, replace n by the sum of the squares of its digits {k} times. Final n?")
+    q = (f"Replace n = {n} by the sum of the squares of its digits k times, with k = {k}. Result?" if rng.random() < 0.5
+         else f"Starting from n = {n}, k = {k}, replace n by the sum of the squares of its digits k times. Final n?")
     lines, seq = [], [n]
     for _ in range(k):
         lines.append(digit_squares_line(seq[-1]))
         seq.append(sum(int(d) ** 2 for d in str(seq[-1])))
     meta = {"task": "digit_squares", "family": "digit_squares", "type": "Number Theory", "level": k, "steps": k,
             "trajectory": seq}  # fmt: skip
-    return Example(q, _solution(f"n = {n}", lines, str(seq[-1])), answer=str(seq[-1]), meta=meta)
+    return Example(q, _solution(f"n = {n}, k = {k}", lines, str(seq[-1])), answer=str(seq[-1]), meta=meta)
 
 
 FAMILIES = (("logistic", _logistic, 0.5), ("quadratic_mod", _quadratic_mod, 0.25),
