@@ -52,7 +52,7 @@ def _cfg(compose, *overrides, tiny=True):
 def test_learning_rate_by_method_and_paper_rank(compose, method, paper_rank, paper_lr, authors_lr):
     for protocol, lr in (("paper", paper_lr), ("authors_code", authors_lr)):
         cfg = _cfg(compose, f"method={method}", f"paper_rank={paper_rank}", f"protocol={protocol}")
-        assert (cfg.lr, cfg.method.lr) == (lr, lr), protocol
+        assert cfg.method.lr == lr and cfg.lr == pytest.approx(lr * cfg.model.lr_scale), protocol  # paper units
 
 
 def test_absolute_rank_reads_the_table_through_rank_scale(compose):

@@ -45,7 +45,8 @@ def job_configs(experiment: str, *cli: str) -> list:
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         for overrides in every:
             cfg = hydra_compose("config", overrides=[*overrides, "paths.output_dir=/nonexistent"])
-            resolve_rank(cfg, rank_given="rank" in given_keys(overrides))
+            given = given_keys(overrides)
+            resolve_rank(cfg, rank_given="rank" in given, lr_given="lr" in given)
             configs.append(cfg)
     return configs
 
@@ -100,9 +101,11 @@ def test_arms_set_what_their_names_say():
     assert set(by_arm) == {("cera", "silu", 0.1), ("parallel", "silu", 0.1), ("cera", "identity", 0.1),
                            ("cera", "relu", 0.1), ("cera", "silu", 0)}
     assert set(by_arm.values()) == {4}
-    fig2 = {(c.method.name, c.dropout, c.lr) for c in job_configs("fig2_lr_robustness", "seeds=1")}
+    fig2 = {(c.method.name, c.dropout, round(c.lr / c.model.lr_scale, 12))
+            for c in job_configs("fig2_lr_robustness", "seeds=1")}  # the paper's lrs, x lr_scale (32) here
     assert fig2 == {(m, p, lr) for m, p in [("lora", 0.1), ("cera", 0), ("cera", 0.1), ("cera", 0.2),
                                             ("cera", 0.3)] for lr in (1e-4, 5e-4)}
+    assert sorted({c.lr for c in job_configs("fig2_lr_robustness", "seeds=1")}) == pytest.approx([3.2e-3, 1.6e-2])
 
 
 @pytest.mark.slow
