@@ -13,10 +13,14 @@ capacity gap CeRA claims to close. Families (``meta["family"]`` = ``meta["task"]
 
 ``meta["level"]`` (1-5) is the number of iterations k. The problem names its parameters
 (``r = 3.5, x_0 = 0.40, k = 3``); the worked solution first restates them in that notation, as a careful
-solver does, then writes one line per iteration, ``x<n>=<one step>=<value>`` (e.g.
-``x1=3.5*0.40*0.60=0.84``), then ``\\boxed{x_k}``. Why the restatement: reading a value out of the
-problem is then a copy of the text after a name seen before (what the corpus's "Let y = 0.40. Then
-y is 0.40." teaches the backbone), and every iteration line reads only the line above it.
+solver does, then writes one line per iteration, ``x<n>=<one step>=<value>, <k-n> left`` (e.g.
+``x1=3.5*0.40*0.60=0.84, 2 left``), then ``\\boxed{x_k}``. Why the restatement: reading a value out of
+the problem is then a copy of the text after a name seen before (what the corpus's "Let y = 0.40. Then
+y is 0.40." teaches the backbone), and every iteration line reads only the line above it. Why the
+countdown: without it the decision to stop needs n compared with a k stated lines earlier, and a
+fine-tuned tiny model wrote x1..x5 whatever k was (README "Embedded tasks and budgets"); with it,
+the count is read from the line above (k from the givens for the first line), decremented, and the
+solver boxes the value after "0 left", as a person ticking off iterations would.
 
 Why this shape (README "Embedded tasks and budgets"): a GSM8K/MATH-like miniature tests whether
 fine-tuning teaches a *procedure* on top of knowledge the backbone already has, as MathInstruct
@@ -41,6 +45,7 @@ MODULI = (7, 11, 13)
 OFFSETS = (1, 2, 3, 4, 5, 6)
 MAX_LEVEL = 5
 _CENT = Decimal("0.01")
+COUNTDOWN = ", {} left"  # appended to every iteration line: the stopping cue (module docs)
 
 
 def logistic_step(r: str, x: Decimal) -> Decimal:
@@ -70,7 +75,9 @@ def digit_squares_line(n: int) -> str:
 
 
 def _solution(given: str, lines: list[str], answer: str) -> str:
-    return given + "\n" + "".join(f"x{i}={line}\n" for i, line in enumerate(lines, 1)) + f"\\boxed{{{answer}}}"
+    k = len(lines)
+    steps = "".join(f"x{i}={line}{COUNTDOWN.format(k - i)}\n" for i, line in enumerate(lines, 1))
+    return given + "\n" + steps + f"\\boxed{{{answer}}}"
 
 
 def logistic_problem(r: str = "3.5", x0: str = "0.4", steps: int = 4, ask: str = "value") -> Example:
