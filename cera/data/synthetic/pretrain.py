@@ -6,7 +6,7 @@ phrasing, so that fine-tuning has something real to learn. Documents are therefo
 ("3 + 4 = 7", "apple backwards is elppa", "grass is green"), never instruction/answer pairs.
 Each document is at most ``MAX_DOC_BYTES`` UTF-8 bytes.
 
-Half of the sentences are the one-step computations of the math tasks (``basic.step_fact``:
+7/16 of the sentences are the one-step computations of the math tasks (``basic.step_fact``:
 "7 * 6 = 42.", ``complex.step_fact``: "3.5*0.40*0.60=0.84.", "(4^2+3) mod 11=8.", "3^2+7^2=58."),
 drawn over every state the problems can reach: the backbone knows the arithmetic, as Llama-3 does
 before MathInstruct, and fine-tuning has to teach the procedure (read the problem, iterate, answer).
@@ -132,10 +132,12 @@ def _sequence(rng: Random) -> str:
     return "After " + ", then ".join(names[(i + k) % len(names)] for k in range(rng.randint(2, 4))) + "."
 
 
-# (sentence kind, weight): general text and arithmetic 6/15, copying and recall 3/15, the tasks' one-step
-# facts 6/15
+# (sentence kind, weight): general text and arithmetic 6/16, copying and recall 3/16, the tasks' one-step
+# facts 7/16, split so that every distinct fact is seen about equally often: basic has ~1,300 distinct
+# step facts and the complex families ~880, so 4 : 3 gives 3.1e-3 : 3.4e-3 per fact and sentence (at
+# 2 : 4 basic facts were seen 3x less often than complex ones and the backbone knew 26% of them).
 _SENTENCES = ((_story, 1), (_arith, 1), (_number_fact, 1), (_spelling, 1), (_fact, 1), (_sequence, 1),
-              (_copy, 3), (basic.step_fact, 2), (complex_problems.step_fact, 4))  # fmt: skip
+              (_copy, 3), (basic.step_fact, 4), (complex_problems.step_fact, 3))  # fmt: skip
 _KINDS = [k for k, _ in _SENTENCES]
 _KIND_CUM = list(accumulate(w for _, w in _SENTENCES))  # rng.choices(cum_weights=) = weights=, faster
 
