@@ -23,7 +23,7 @@ SPECTRA_DEFAULTS = {"enabled": True, "center": False, "layers": None, "mask_padd
 SPECTRA_AGGREGATES = ("per_layer", "mean_spectrum")
 #: Values of keys a config leaves out (= conf/eval/default.yaml, checked by a test).
 DEFAULTS = {"test_ppl": True, "tasks": [], "sources": {"gsm8k": None, "hendrycks_math": None, "math500": None},
-            "limit": 32, "n_samples": 10, "temperature": 0.8, "top_p": 1.0, "k": [1, 10], "max_new_tokens": 128,
+            "limit": 32, "n_samples": 10, "temperature": 0.8, "top_p": 1.0, "k": [1, 10], "max_new_tokens": 256,
             "batch_size": 64, "num_fewshot": None, "math_prompt": "answer", "seed": 0, "spectra": SPECTRA_DEFAULTS,
             "probe_size": 16}  # fmt: skip
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from cera.data.synthetic.fingerprint import generator_fingerprint
+
 HASHED_KEYS = ("method", "model", "data", "train", "rank", "dropout", "lr", "seed")
 # Keys inside the hashed groups that cannot change a result (display, I/O cadence, bookkeeping). A run
 # launched with another value of one of these is the same run; tests/runs/test_naming.py pins this list.
@@ -44,14 +46,23 @@ def _drop(identity: dict, dotted: tuple[str, ...]) -> dict:
     return identity
 
 
+def uses_synthetic_generators(cfg: DictConfig) -> bool:
+    """Synthetic data, or the embedded backbone (pre-trained on the synthetic corpus)."""
+    return cfg.data.get("source") == "synthetic" or cfg.model.get("kind") == "embedded"
+
+
 def training_identity(cfg: DictConfig) -> dict:
-    """The resolved sub-config that decides what a run trains (and so what it measures)."""
+    """The resolved sub-config that decides what a run trains (and so what it measures), plus the
+    synthetic generators' fingerprint where they make its data or its backbone: a config alone does
+    not pin what they draw (cera/data/synthetic/fingerprint.py)."""
     identity = {k: OmegaConf.to_container(cfg[k], resolve=True) if isinstance(cfg[k], DictConfig) else cfg[k]
                 for k in HASHED_KEYS}
     for key, default in OMITTED_AT_DEFAULT.items():
         group, name = key.split(".")
         if identity[group].get(name, default) == default:
             identity[group].pop(name, None)
+    if uses_synthetic_generators(cfg):
+        identity["generators"] = generator_fingerprint()
     return _drop(identity, NON_RESULT_KEYS)
 
 

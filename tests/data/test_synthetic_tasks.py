@@ -202,6 +202,21 @@ def test_examples_fit_the_sequence_length(fmt):
     assert sizes[-1] < limit and sizes[len(sizes) // 2] <= 256  # most batches pad to far less than the limit
 
 
+def test_default_generation_budget_fits_every_worked_solution():
+    """A solution cut off by eval.max_new_tokens can never be right: at 128 tokens 45% of the complex
+    solutions (levels 4-5) were, so pass@1 there measured the budget, not the model."""
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    from cera.eval.config import DEFAULTS
+
+    budget = OmegaConf.load(Path(__file__).parents[2] / "conf" / "eval" / "default.yaml").max_new_tokens
+    longest = max(len(e.response.encode()) for fmt in ("basic", "complex")
+                  for e in load_splits(cfg(fmt, n_train=5_000, n_val=0, n_test=0)).train)  # fmt: skip
+    assert 150 < longest and longest + 1 <= budget == DEFAULTS["max_new_tokens"]  # + eos; byte tokenizer
+
+
 def test_pretraining_texts():
     docs = pretraining_texts(50_000, seed=3)
     assert docs[:100] == pretraining_texts(100, seed=3) and docs[:100] != pretraining_texts(100, seed=4)

@@ -89,3 +89,27 @@ def test_cell_id_groups_seeds_and_budgets_only(compose):
     assert cell_id(compose("train.max_steps=9")) == base
     for override in ["rank=32", "lr=1e-3", "dropout=0", "method=lora", "train.batch_size=2"]:
         assert cell_id(compose(override)) != base, override
+
+
+def test_a_generator_change_renames_synthetic_runs_only(compose, monkeypatch):
+    """Same config, other data: a relaunch must not find the old run "done" (naming.training_identity)."""
+    from cera.data.synthetic import complex as complex_problems
+    from cera.data.synthetic.fingerprint import generator_fingerprint
+    from cera.runs.naming import training_identity
+
+    synthetic = compose("data=synthetic_math")
+    real = compose("model=smollm2_135m", "data=gsm8k", tiny=False)
+    assert "generators" in training_identity(synthetic) and "generators" not in training_identity(real)
+    before = {"fingerprint": generator_fingerprint(), "synthetic": config_hash(synthetic), "real": config_hash(real),
+              "tiny_instruct": config_hash(compose())}  # fmt: skip
+    monkeypatch.setattr(complex_problems, "COUNTDOWN", ", {} to go")  # a one-word template change
+    generator_fingerprint.cache_clear()
+    try:
+        assert generator_fingerprint() != before["fingerprint"]
+        assert config_hash(synthetic) != before["synthetic"]
+        assert config_hash(compose()) != before["tiny_instruct"]  # instruction data, but the embedded backbone
+        assert config_hash(real) == before["real"]  # a hub or GGUF model on real data does not depend on them
+    finally:
+        monkeypatch.undo()
+        generator_fingerprint.cache_clear()
+    assert generator_fingerprint() == before["fingerprint"]

@@ -1,6 +1,7 @@
 """GSM8K-like basic arithmetic word problems (1-3 steps, small non-negative integers).
 
-Operands stay small (factors <= 9, addends <= 20, results <= 90) so that every solution line is a
+Operands stay small (factors and addends <= 9, so sums and differences stay <= 18 except where a
+product is carried on, results <= 90) so that every solution line is a
 fact the embedded backbone saw in pre-training (``step_fact``); what fine-tuning must teach is the
 GSM8K skill: read the story, pick the operations and chain the intermediate results.
 
@@ -23,7 +24,7 @@ def _people(rng: Random, k: int):
 
 def _add(rng: Random):
     (name, pro), obj = rng.choice(NAMES), rng.choice(OBJECTS)
-    a, b = rng.randint(2, 20), rng.randint(2, 20)
+    a, b = rng.randint(2, 9), rng.randint(2, 9)
     q = f"{name} has {a} {obj}. {pro.capitalize()} gets {b} more. How many {obj} does {pro} have now?"
     return q, [f"{a} + {b} = {a + b}"], a + b
 
@@ -31,8 +32,8 @@ def _add(rng: Random):
 def _sub(rng: Random):
     (n1, _), (n2, _) = _people(rng, 2)
     obj = rng.choice(OBJECTS)
-    b = rng.randint(1, 20)
-    a = b + rng.randint(1, 20)
+    b = rng.randint(1, 9)
+    a = b + rng.randint(1, 9)
     q = f"{n1} had {a} {obj} and gave {b} to {n2}. How many {obj} does {n1} have left?"
     return q, [f"{a} - {b} = {a - b}"], a - b
 
@@ -52,7 +53,7 @@ def _div(rng: Random):
 
 def _buy_give(rng: Random):
     (name, _), obj = rng.choice(NAMES), rng.choice(OBJECTS)
-    a, b = rng.randint(2, 15), rng.randint(2, 15)
+    a, b = rng.randint(2, 9), rng.randint(2, 9)
     c = rng.randint(1, a + b)
     q = f"{name} has {a} {obj}, buys {b} more and gives away {c}. How many {obj} are left?"
     return q, [f"{a} + {b} = {a + b}", f"{a + b} - {c} = {a + b - c}"], a + b - c
