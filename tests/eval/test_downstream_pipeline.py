@@ -64,7 +64,7 @@ def test_every_sample_is_scored(tmp_path):
     assert len(greedy) == 3 and len(sampled) == 30
     assert greedy[0]["temperature"] == 0.0 and "top_k" not in greedy[0]
     assert sampled[0]["temperature"] == 0.8 and sampled[0]["top_k"] == 0 and sampled[0]["top_p"] == 1.0
-    assert all(k["until"][-1] == SFT_STOP and k["max_gen_toks"] == 128 for k in lm.kwargs)
+    assert all(k["until"][-1] == SFT_STOP and k["max_gen_toks"] == 256 for k in lm.kwargs)
 
 
 def test_summary_pass_at_k_with_intervals(tmp_path):
