@@ -27,7 +27,9 @@ fine-tuning teaches a *procedure* on top of knowledge the backbone already has, 
 does on Llama-3. One step of every map is therefore a plain fact of the pre-training corpus
 (``step_fact``, statement form, no question, no chain); the fine-tuned model must read the problem,
 iterate the map k times by feeding each value back in, and box the last one. Difficulty grows with
-k because every iteration is a chance to go wrong and errors propagate through the non-linear map.
+k because every iteration is a chance to go wrong and errors propagate through the non-linear map
+(measured, only in the chaotic regime: for r <= 3.2 the map contracts to a fixed point or a 2-cycle,
+digit squares fall into 1 or a cycle, and an early error is often washed out; README calibration).
 The state spaces are bounded (x on the 0.01 grid, x < 13, n <= 199) so that the backbone can hold
 every one-step fact; Collatz (piecewise affine, unbounded orbits) was dropped for that reason.
 """
