@@ -25,8 +25,11 @@ def test_multirun_every_method_with_summary(cli_env, tmp_path):
     assert "Sweep summary" in out.stdout and "5 runs, 5 done" in out.stdout
     runs = sorted(p.name.split("-")[0] for p in (tmp_path / "outputs" / "runs").iterdir())
     assert runs == ["cera", "dora", "lora", "parallel", "pera"]
+    from cera.data.synthetic.fingerprint import generator_fingerprint
+
     for run in (tmp_path / "outputs" / "runs").iterdir():
-        assert json.loads((run / "status.json").read_text())["state"] == "done"
+        status = json.loads((run / "status.json").read_text())
+        assert status["state"] == "done" and status["generators"] == generator_fingerprint()  # cera.evaluate checks it
     # a second launch of the same sweep skips every finished run
     again = _run(["-m", "method=lora,cera", "rank=4", *TINY], cli_env)
     assert again.returncode == 0 and "2 runs, 2 done" in again.stdout

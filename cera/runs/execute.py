@@ -22,7 +22,8 @@ from cera.io import atomic_write_json, atomic_write_text
 from cera.provenance import provenance
 from cera.preflight import PreflightError, check_writable
 from cera.runs.lock import RunLock
-from cera.runs.naming import cell_id, run_dir_for, run_id
+from cera.data.synthetic.fingerprint import generator_fingerprint
+from cera.runs.naming import cell_id, run_dir_for, run_id, uses_synthetic_generators
 from cera.runs.record import read_run, write_status
 
 log = logging.getLogger(__name__)
@@ -119,8 +120,9 @@ def _train_and_record(cfg, run_dir: Path, model, tokenizer, data, collator) -> d
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
         data_stats = {name: stats for name, (_, stats) in data.items()}
+        generators = {"generators": generator_fingerprint()} if uses_synthetic_generators(cfg) else {}
         write_status(run_dir, "running", run_id=run_id(cfg), method=method_of(model), arm=cfg.get("arm_name"),
-                     started=time.time(), trainable_params=trainable, data=data_stats, **provenance())
+                     started=time.time(), trainable_params=trainable, data=data_stats, **generators, **provenance())
     start = time.time()
     try:
         train_stats = fit(model, data["train"][0], data["val"][0], collator, cfg.train, cfg.lr, cfg.seed, run_dir)

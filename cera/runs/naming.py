@@ -48,7 +48,7 @@ def _drop(identity: dict, dotted: tuple[str, ...]) -> dict:
 
 def uses_synthetic_generators(cfg: DictConfig) -> bool:
     """Synthetic data, or the embedded backbone (pre-trained on the synthetic corpus)."""
-    return cfg.data.get("source") == "synthetic" or cfg.model.get("kind") == "embedded"
+    return (cfg.get("data") or {}).get("source") == "synthetic" or (cfg.get("model") or {}).get("kind") == "embedded"
 
 
 def training_identity(cfg: DictConfig) -> dict:
