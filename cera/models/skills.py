@@ -19,7 +19,6 @@ Prints one line per skill and writes nothing.
 from __future__ import annotations
 
 import sys
-from decimal import Decimal
 from random import Random
 
 FAMILIES = ("basic", "logistic", "quadratic_mod", "digit_squares")
@@ -29,20 +28,11 @@ def fact_prompts(family: str, n: int, seed: int = 0) -> list[tuple[str, str]]:
     """``n`` (prompt, answer) pairs of one family's one-step facts, split at the last ``=``."""
     from cera.data.synthetic import basic, complex as cx
 
+    if family not in FAMILIES:
+        raise ValueError(f"family={family!r} is not one of {', '.join(FAMILIES)}")
     rng = Random(f"skills:{family}:{seed}")
-    lines = []
-    for _ in range(n):
-        if family == "basic":
-            lines.append(basic.step_fact(rng)[:-1])
-        elif family == "logistic":
-            lines.append(cx.logistic_line(rng.choice(cx.LOGISTIC_R), Decimal(rng.randint(1, 99)) / 100))
-        elif family == "quadratic_mod":
-            m = rng.choice(cx.MODULI)
-            lines.append(cx.quadratic_line(rng.randrange(m), rng.choice(cx.OFFSETS), m))
-        elif family == "digit_squares":
-            lines.append(cx.digit_squares_line(rng.randint(1, 199)))
-        else:
-            raise ValueError(f"family={family!r} is not one of {', '.join(FAMILIES)}")
+    draw = basic.step_fact if family == "basic" else lambda r: cx.step_fact(r, family)
+    lines = [draw(rng)[:-1] for _ in range(n)]  # the corpus sentence without its full stop
     return [(line.rsplit("=", 1)[0] + "=", line.rsplit("=", 1)[1]) for line in lines]
 
 

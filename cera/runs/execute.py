@@ -22,8 +22,7 @@ from cera.io import atomic_write_json, atomic_write_text
 from cera.provenance import provenance
 from cera.preflight import PreflightError, check_writable
 from cera.runs.lock import RunLock
-from cera.data.synthetic.fingerprint import generator_fingerprint
-from cera.runs.naming import cell_id, run_dir_for, run_id, uses_synthetic_generators
+from cera.runs.naming import cell_id, generators_of, run_dir_for, run_id
 from cera.runs.record import read_run, write_status
 
 log = logging.getLogger(__name__)
@@ -120,7 +119,7 @@ def _train_and_record(cfg, run_dir: Path, model, tokenizer, data, collator) -> d
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
         data_stats = {name: stats for name, (_, stats) in data.items()}
-        generators = {"generators": generator_fingerprint()} if uses_synthetic_generators(cfg) else {}
+        generators = {"generators": fp} if (fp := generators_of(cfg)) else {}  # cera.evaluate checks it
         write_status(run_dir, "running", run_id=run_id(cfg), method=method_of(model), arm=cfg.get("arm_name"),
                      started=time.time(), trainable_params=trainable, data=data_stats, **generators, **provenance())
     start = time.time()

@@ -46,9 +46,11 @@ def _drop(identity: dict, dotted: tuple[str, ...]) -> dict:
     return identity
 
 
-def uses_synthetic_generators(cfg: DictConfig) -> bool:
-    """Synthetic data, or the embedded backbone (pre-trained on the synthetic corpus)."""
-    return (cfg.get("data") or {}).get("source") == "synthetic" or (cfg.get("model") or {}).get("kind") == "embedded"
+def generators_of(cfg: DictConfig) -> str | None:
+    """The synthetic generators' fingerprint for a run on synthetic data or the embedded backbone
+    (pre-trained on the synthetic corpus); None when neither depends on them."""
+    synthetic = (cfg.get("data") or {}).get("source") == "synthetic" or (cfg.get("model") or {}).get("kind") == "embedded"
+    return generator_fingerprint() if synthetic else None
 
 
 def training_identity(cfg: DictConfig) -> dict:
@@ -61,8 +63,8 @@ def training_identity(cfg: DictConfig) -> dict:
         group, name = key.split(".")
         if identity[group].get(name, default) == default:
             identity[group].pop(name, None)
-    if uses_synthetic_generators(cfg):
-        identity["generators"] = generator_fingerprint()
+    if generators := generators_of(cfg):
+        identity["generators"] = generators
     return _drop(identity, NON_RESULT_KEYS)
 
 

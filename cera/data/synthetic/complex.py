@@ -148,13 +148,17 @@ def sample(rng: Random) -> Example:
     return _FNS[rng.choices(_NAMES, cum_weights=_CUM)[0]](rng)
 
 
-def step_fact(rng: Random) -> str:
-    """One step of one map as a plain statement for the pre-training corpus (no question, no chain).
+def step_fact(rng: Random, kind: str | None = None) -> str:
+    """One step of one map as a plain statement for the pre-training corpus (no question, no chain);
+    ``kind`` fixes the family (``cera.models.skills`` probes each), else it is drawn as problems are.
 
     Covers every state a problem can reach: logistic x on the whole 0.01..0.99 grid, every x < m,
     every n <= 199 (a digit-square sum of n <= 199 is at most 1 + 81 + 81 = 163).
     """
-    kind = rng.choices(_NAMES, cum_weights=_CUM)[0]
+    if kind is None:
+        kind = rng.choices(_NAMES, cum_weights=_CUM)[0]
+    elif kind not in _FNS:
+        raise ValueError(f"kind={kind!r} is not one of {', '.join(_NAMES)}")
     if kind == "logistic":
         return logistic_line(rng.choice(LOGISTIC_R), Decimal(rng.randint(1, 99)) / 100) + "."
     if kind == "quadratic_mod":
