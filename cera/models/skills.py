@@ -5,7 +5,7 @@ the backbone already has (README "Embedded tasks and budgets"). Whether that hol
 the built backbone, so it is measured here rather than assumed: greedy completion of
 
 * ``fact/<family>``: one-step facts of each task family, prompted up to the ``=``
-  (``3.5*0.40*0.60=`` → ``0.84``), drawn by the same ``step_fact`` generators as the corpus;
+  (``3.6*0.40*0.60=`` → ``0.86``), drawn by the same ``step_fact`` generators as the corpus;
 * ``recall/<k>var``: ``Let a = 0.43 and b = 17. Then b is`` → ``17``, with k bound variables
   (chance is 1/k when the model copies some bound value without finding the asked one);
 * ``copy``: a list repeated after ``; again:``.
@@ -21,7 +21,7 @@ from __future__ import annotations
 import sys
 from random import Random
 
-FAMILIES = ("basic", "logistic", "quadratic_mod", "digit_squares")
+FAMILIES = ("basic", "logistic", "cubic_mod", "digit_squares")
 
 
 def fact_prompts(family: str, n: int, seed: int = 0) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ from cera.data import DataError, Example, load_splits, pretraining_texts, synthe
 from cera.data.answers import gsm8k_answer, last_boxed
 from cera.data.sft import format_prompt
 from cera.data.synthetic import generate_family
-from cera.data.synthetic.complex import logistic_problem
+from cera.data.synthetic.complex import attractor_profile, logistic_problem
 
 FORMATS = ("instruct", "basic", "complex", "math")
 
@@ -110,9 +110,9 @@ def _check_step(task: str, line: str) -> tuple[str, str]:
         exact = round(float(r) * 10) * _hundredths(x) * _hundredths(y)  # in 1e-5 units
         assert _hundredths(out) == (exact + 500) // 1000, line
         return x, out
-    if task == "quadratic_mod":
-        x, c, m = map(int, re.fullmatch(r"\((\d+)\^2\+(\d+)\) mod (\d+)", lhs).groups())
-        assert int(out) == (x * x + c) % m, line
+    if task == "cubic_mod":
+        x, c, p = map(int, re.fullmatch(r"\((\d+)\^3\+(\d+)\) mod (\d+)", lhs).groups())
+        assert int(out) == (x**3 + c) % p, line
         return str(x), out
     digits = re.fullmatch(r"\d\^2(\+\d\^2)*", lhs) and lhs.replace("^2", "").split("+")
     assert digits and int(out) == sum(int(d) ** 2 for d in digits), line
@@ -129,9 +129,9 @@ def _recompute(ex: Example) -> list[str]:
         for _ in range(k):
             xs.append((round(float(r) * 10) * xs[-1] * (100 - xs[-1]) + 500) // 1000)
         return [f"{v // 100}.{v % 100:02d}" for v in xs]
-    if task == "quadratic_mod":
-        c, mod, x0 = map(int, re.search(r"with c = (\d+), m = (\d+), x_0 = (\d+), k = \d+", q).groups())
-        step, seq = (lambda x: (x * x + c) % mod), [x0]
+    if task == "cubic_mod":
+        c, mod, x0 = map(int, re.search(r"with c = (\d+), p = (\d+), x_0 = (\d+), k = \d+", q).groups())
+        step, seq = (lambda x: (x**3 + c) % mod), [x0]
     else:
         seq = [int(re.search(r"n = (\d+)", q).group(1))]
         step = lambda x: sum(int(d) ** 2 for d in str(x))  # noqa: E731
@@ -159,7 +159,7 @@ def test_complex_answers_recomputed_and_every_line_is_one_correct_step():
             step, left = line.rsplit(", ", 1)
             assert step.startswith(f"x{n}=") and left == f"{len(lines) - n} left", line
             assert _check_step(task, step[len(f"x{n}=") :]) == (traj[n - 1], traj[n]), line
-    assert tasks == {"logistic", "quadratic_mod", "digit_squares"} and levels == {1, 2, 3, 4, 5}
+    assert tasks == {"logistic", "cubic_mod", "digit_squares"} and levels == {1, 2, 3, 4, 5}
 
 
 def test_every_step_a_problem_needs_is_a_pretraining_fact():
@@ -176,10 +176,25 @@ def test_every_step_a_problem_needs_is_a_pretraining_fact():
         assert ex.instruction not in text and ex.response.split("\n")[0] + "\n" not in text
 
 
-def test_paper_logistic_case_is_reachable():
-    pairs = {(e.meta["r"], e.meta["x0"]) for e in load_splits(cfg("complex", n_train=3000)).train
-             if e.meta["task"] == "logistic"}  # fmt: skip
-    assert (3.5, 0.4) in pairs
+def test_paper_logistic_case_builds_directly():
+    ex = logistic_problem("3.5", "0.4", steps=3)
+    assert ex.answer == "0.87" and ex.meta["trajectory"] == [0.4, 0.84, 0.47, 0.87]  # 3.5*.4*.6=.84, ...
+
+
+@pytest.mark.parametrize("family", ["logistic", "cubic_mod", "digit_squares"])
+def test_maps_neither_forget_errors_nor_funnel_answers(family):
+    """Difficulty can grow with k only if a wrong step stays wrong and x_k cannot be guessed (module docs)."""
+    profile = attractor_profile(family)
+    assert all(p["washout"] <= 0.2 and p["top_answer"] <= 0.25 for p in profile.values()), profile
+
+
+def test_attractor_profile_known_answers():
+    cubic = attractor_profile("cubic_mod")  # x^3 + c is a bijection mod 11, 17, 23: errors never vanish
+    assert all(p["washout"] == 0 and p["top_answer"] == pytest.approx(3 / 51) for p in cubic.values())
+    # every value < 11 is reached once per (p, c): 3 primes x 6 offsets of 51 x 6 starts
+    assert attractor_profile("logistic")[1]["washout"] == 0  # x_1 itself is the wrong value
+    with pytest.raises(ValueError, match="family='quadratic_mod' is not one of logistic"):
+        attractor_profile("quadratic_mod")
 
 
 def test_instruct_has_system_prompts_and_variety():
@@ -230,8 +245,8 @@ def test_pretraining_texts():
 
 # sha256 prefixes of the seed-0 data. A generator change that alters the data must update these on
 # purpose (it changes every synthetic result), never by accident.
-GOLDEN = {"instruct": "2dc848cdb6c14f38", "basic": "2b7836745c599c01", "complex": "cbed5ed02c0fb12b",
-          "math": "628905bc9eec8327", "pretrain": "3ae01ed84dc3778b"}  # fmt: skip
+GOLDEN = {"instruct": "2dc848cdb6c14f38", "basic": "2b7836745c599c01", "complex": "8553676acf9ed7b8",
+          "math": "cf028eef505d2362", "pretrain": "1efea34fe0c99360"}  # fmt: skip
 
 
 @pytest.mark.parametrize("fmt", [*FORMATS, "pretrain"])

@@ -33,14 +33,14 @@ def test_fact_prompts_are_true_facts():
         assert Decimal(one_minus) == 1 - Decimal(x) and answer == f"{logistic_step(r, Decimal(x)):.2f}"
     for prompt, answer in fact_prompts("digit_squares", 50):
         assert sum(int(d) ** 2 for d in re.findall(r"(\d)\^2", prompt)) == int(answer)
-    for prompt, answer in fact_prompts("quadratic_mod", 50):
-        x, c, m = map(int, re.fullmatch(r"\((\d+)\^2\+(\d+)\) mod (\d+)=", prompt).groups())
-        assert (x * x + c) % m == int(answer)
+    for prompt, answer in fact_prompts("cubic_mod", 50):
+        x, c, p = map(int, re.fullmatch(r"\((\d+)\^3\+(\d+)\) mod (\d+)=", prompt).groups())
+        assert (x**3 + c) % p == int(answer)
     for prompt, answer in fact_prompts("basic", 50):
         assert eval(prompt[:-1].replace("/", "//")) == int(answer)  # noqa: S307 - our own digits and operators
     with pytest.raises(ValueError, match="family='nope' is not one of basic"):
         fact_prompts("nope", 1)
-    assert set(FAMILIES) == {"basic", "logistic", "quadratic_mod", "digit_squares"}
+    assert set(FAMILIES) == {"basic", "logistic", "cubic_mod", "digit_squares"}
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])

@@ -3,12 +3,12 @@
 A linear low-rank update struggles to carry such a state through several steps; that is the
 capacity gap CeRA claims to close. Families (``meta["family"]`` = ``meta["task"]``):
 
-* ``logistic``: x_{n+1} = r x_n (1 - x_n), r in {2.5, 2.8, 3.2, 3.5, 3.7}, x_0 in 0.10..0.90.
+* ``logistic``: x_{n+1} = r x_n (1 - x_n), r in {3.6, 3.8, 3.9} (chaotic regime), x_0 in 0.10..0.90.
   Every x_n is rounded to 2 decimals, halves up, before the next step; the problem states this
   rule and the answer is computed with ``decimal`` under exactly that rule, so it is reproducible
-  on any machine. The paper's case (x_0 = 0.4, r = 3.5) is among the problems
-  (``logistic_problem`` builds it directly). ``meta`` holds r, x0, steps and the trajectory.
-* ``quadratic_mod``: x <- (x^2 + c) mod m, m in {7, 11, 13}, c in 1..6.
+  on any machine. ``logistic_problem`` builds the paper's own case (x_0 = 0.4, r = 3.5) directly;
+  r = 3.5 is not drawn (see "Why these maps"). ``meta`` holds r, x0, steps and the trajectory.
+* ``cubic_mod``: x <- (x^3 + c) mod p, p in {11, 17, 23}, c in 1..6.
 * ``digit_squares``: n <- sum of the squares of its digits, from n in 10..199.
 
 ``meta["level"]`` (1-5) is the number of iterations k. The problem names its parameters
@@ -27,10 +27,18 @@ fine-tuning teaches a *procedure* on top of knowledge the backbone already has, 
 does on Llama-3. One step of every map is therefore a plain fact of the pre-training corpus
 (``step_fact``, statement form, no question, no chain); the fine-tuned model must read the problem,
 iterate the map k times by feeding each value back in, and box the last one. Difficulty grows with
-k because every iteration is a chance to go wrong and errors propagate through the non-linear map
-(measured, only in the chaotic regime: for r <= 3.2 the map contracts to a fixed point or a 2-cycle,
-digit squares fall into 1 or a cycle, and an early error is often washed out; README calibration).
-The state spaces are bounded (x on the 0.01 grid, x < 13, n <= 199) so that the backbone can hold
+k because every iteration is a chance to go wrong and errors propagate through the non-linear map.
+
+Why these maps: that last sentence holds only for maps that neither forget an error nor funnel every
+start into a few answers within k <= 5 steps (``attractor_profile`` measures both; tests pin them).
+The first generator drew r in {2.5, 2.8, 3.2, 3.5, 3.7} and x^2 + c mod {7, 11, 13}: for r <= 3.5 the
+rounded map contracts to a fixed point or a short cycle, so a wrong x_1 was washed out by x_5 in
+41-92% of cases and one answer covered up to 95% of level-5 problems; squaring mod m merges states
+the same way (up to 67%). Fine-tuned pass@1 was then flat in k (README calibration). Kept: logistic
+r in {3.6, 3.8, 3.9} (k = 5 wash-out <= 17%, most common answer <= 22%; r = 3.7 has 35%), cubes mod
+a prime p with 3 not dividing p - 1 (x -> x^3 + c is then a permutation: no error is ever washed
+out and every answer is equally likely), and digit squares (wash-out 5%, most common answer 16%).
+The state spaces are bounded (x on the 0.01 grid, x < 23, n <= 199) so that the backbone can hold
 every one-step fact; Collatz (piecewise affine, unbounded orbits) was dropped for that reason.
 """
 
@@ -42,8 +50,8 @@ from random import Random
 
 from cera.data.types import Example
 
-LOGISTIC_R = ("2.5", "2.8", "3.2", "3.5", "3.7")
-MODULI = (7, 11, 13)
+LOGISTIC_R = ("3.6", "3.8", "3.9")
+PRIMES = (11, 17, 23)  # 3 does not divide p - 1: x -> x^3 + c mod p is a bijection
 OFFSETS = (1, 2, 3, 4, 5, 6)
 MAX_LEVEL = 5
 _CENT = Decimal("0.01")
@@ -68,8 +76,12 @@ def logistic_line(r: str, x: Decimal) -> str:
     return f"{r}*{x:.2f}*{1 - x:.2f}={logistic_step(r, x):.2f}"
 
 
-def quadratic_line(x: int, c: int, m: int) -> str:
-    return f"({x}^2+{c}) mod {m}={(x * x + c) % m}"
+def cubic_step(x: int, c: int, p: int) -> int:
+    return (x**3 + c) % p
+
+
+def cubic_line(x: int, c: int, p: int) -> str:
+    return f"({x}^3+{c}) mod {p}={cubic_step(x, c, p)}"
 
 
 def digit_squares_line(n: int) -> str:
@@ -107,18 +119,18 @@ def _logistic(rng: Random) -> Example:
     return logistic_problem(rng.choice(LOGISTIC_R), x0, _levels(rng), rng.choice(("value", "what", "trajectory")))
 
 
-def _quadratic_mod(rng: Random) -> Example:
-    m, c = rng.choice(MODULI), rng.choice(OFFSETS)
-    x, k = rng.randrange(m), _levels(rng)
+def _cubic_mod(rng: Random) -> Example:
+    p, c = rng.choice(PRIMES), rng.choice(OFFSETS)
+    x, k = rng.randrange(p), _levels(rng)
     ask = " Find x_k." if rng.random() < 0.5 else " What is x_k?"
-    given = f"c = {c}, m = {m}, x_0 = {x}, k = {k}"
-    q = f"x_{{n+1}} = (x_n^2 + c) mod m with {given}." + ask
+    given = f"c = {c}, p = {p}, x_0 = {x}, k = {k}"
+    q = f"x_{{n+1}} = (x_n^3 + c) mod p with {given}." + ask
     lines, traj = [], [x]
     for _ in range(k):
-        lines.append(quadratic_line(x, c, m))
-        x = (x * x + c) % m
+        lines.append(cubic_line(x, c, p))
+        x = cubic_step(x, c, p)
         traj.append(x)
-    meta = {"task": "quadratic_mod", "family": "quadratic_mod", "type": "Number Theory", "level": k, "steps": k,
+    meta = {"task": "cubic_mod", "family": "cubic_mod", "type": "Number Theory", "level": k, "steps": k,
             "trajectory": traj}  # fmt: skip
     return Example(q, _solution(given, lines, str(x)), answer=str(x), meta=meta)
 
@@ -130,13 +142,64 @@ def _digit_squares(rng: Random) -> Example:
     lines, seq = [], [n]
     for _ in range(k):
         lines.append(digit_squares_line(seq[-1]))
-        seq.append(sum(int(d) ** 2 for d in str(seq[-1])))
+        seq.append(_digit_square_sum(seq[-1]))
     meta = {"task": "digit_squares", "family": "digit_squares", "type": "Number Theory", "level": k, "steps": k,
             "trajectory": seq}  # fmt: skip
     return Example(q, _solution(f"n = {n}, k = {k}", lines, str(seq[-1])), answer=str(seq[-1]), meta=meta)
 
 
-FAMILIES = (("logistic", _logistic, 0.5), ("quadratic_mod", _quadratic_mod, 0.25),
+def _digit_square_sum(n: int) -> int:
+    return sum(int(d) ** 2 for d in str(n))
+
+
+def _orbits(family: str):
+    """(step, x_0, wrong x_1 values) for every start a problem of ``family`` can draw."""
+    if family == "logistic":
+        cent, near = Decimal("0.01"), (-2, -1, 1, 2)  # the slips seen in samples: a digit or two off
+        for r in LOGISTIC_R:
+            for i in range(10, 91):
+                x1 = logistic_step(r, Decimal(i) / 100)
+                wrong = [x1 + d * cent for d in near if 0 < x1 + d * cent < 1]
+                yield (lambda x, r=r: logistic_step(r, x)), Decimal(i) / 100, wrong
+    elif family == "cubic_mod":
+        for p in PRIMES:
+            for c in OFFSETS:
+                for x0 in range(p):
+                    x1 = cubic_step(x0, c, p)
+                    yield (lambda x, c=c, p=p: cubic_step(x, c, p)), x0, [v for v in range(p) if v != x1]
+    elif family == "digit_squares":
+        for n in range(10, 200):
+            x1 = _digit_square_sum(n)
+            yield _digit_square_sum, n, [v for v in (x1 - 10, x1 - 1, x1 + 1, x1 + 10) if v > 0]
+    else:
+        raise ValueError(f"family={family!r} is not one of {', '.join(_NAMES)}")
+
+
+def attractor_profile(family: str) -> dict[int, dict[str, float]]:
+    """Per level k: ``washout``, the share of wrong x_1 values that still end on the right x_k, and
+    ``top_answer``, the share of problems whose x_k is the most common one (exhaustive over starts).
+
+    Both must stay low for difficulty to grow with k: a washed-out error costs nothing, and a
+    dominant answer can be guessed without iterating (module docs, "Why these maps").
+    """
+    out = {}
+    for k in range(1, MAX_LEVEL + 1):
+        answers: dict = {}
+        washed = tried = 0
+        for step, x0, wrong in _orbits(family):
+            x = x0
+            for _ in range(k):
+                x = step(x)
+            answers[x] = answers.get(x, 0) + 1
+            for y in wrong:
+                for _ in range(k - 1):
+                    y = step(y)
+                washed, tried = washed + (y == x), tried + 1
+        out[k] = {"washout": washed / tried, "top_answer": max(answers.values()) / sum(answers.values())}
+    return out
+
+
+FAMILIES = (("logistic", _logistic, 0.5), ("cubic_mod", _cubic_mod, 0.25),
             ("digit_squares", _digit_squares, 0.25))  # fmt: skip
 _NAMES = [f[0] for f in FAMILIES]
 _CUM = list(accumulate(f[2] for f in FAMILIES))  # cum_weights= draws exactly as weights=
@@ -152,7 +215,7 @@ def step_fact(rng: Random, kind: str | None = None) -> str:
     """One step of one map as a plain statement for the pre-training corpus (no question, no chain);
     ``kind`` fixes the family (``cera.models.skills`` probes each), else it is drawn as problems are.
 
-    Covers every state a problem can reach: logistic x on the whole 0.01..0.99 grid, every x < m,
+    Covers every state a problem can reach: logistic x on the whole 0.01..0.99 grid, every x < p,
     every n <= 199 (a digit-square sum of n <= 199 is at most 1 + 81 + 81 = 163).
     """
     if kind is None:
@@ -161,7 +224,7 @@ def step_fact(rng: Random, kind: str | None = None) -> str:
         raise ValueError(f"kind={kind!r} is not one of {', '.join(_NAMES)}")
     if kind == "logistic":
         return logistic_line(rng.choice(LOGISTIC_R), Decimal(rng.randint(1, 99)) / 100) + "."
-    if kind == "quadratic_mod":
-        m = rng.choice(MODULI)
-        return quadratic_line(rng.randrange(m), rng.choice(OFFSETS), m) + "."
+    if kind == "cubic_mod":
+        p = rng.choice(PRIMES)
+        return cubic_line(rng.randrange(p), rng.choice(OFFSETS), p) + "."
     return digit_squares_line(rng.randint(1, 199)) + "."

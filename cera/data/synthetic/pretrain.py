@@ -7,7 +7,7 @@ phrasing, so that fine-tuning has something real to learn. Documents are therefo
 Each document is at most ``MAX_DOC_BYTES`` UTF-8 bytes.
 
 7/16 of the sentences are the one-step computations of the math tasks (``basic.step_fact``:
-"7 * 6 = 42.", ``complex.step_fact``: "3.5*0.40*0.60=0.84.", "(4^2+3) mod 11=8.", "3^2+7^2=58."),
+"7 * 6 = 42.", ``complex.step_fact``: "3.6*0.40*0.60=0.86.", "(4^3+3) mod 11=1.", "3^2+7^2=58."),
 drawn over every state the problems can reach: the backbone knows the arithmetic, as Llama-3 does
 before MathInstruct, and fine-tuning has to teach the procedure (read the problem, iterate, answer).
 No question text, no multi-step chain and no answer format ever appears here.
