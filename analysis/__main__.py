@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {path}")
     for problem in result["problems"]:
         print(f"problem: {problem}")
+    for line in result.get("mixed", []):
+        print(f"warning: {line}")
     print(f"{result['runs']} runs read; {len(result['written'])} files in {time.perf_counter() - start:.1f} s "
           f"(see {Path(args.outputs) / 'report.md'})")
     return 0

@@ -14,6 +14,7 @@ import pandas as pd
 
 from analysis import figures, tables
 from analysis.bench_claims import bench_claims, choose_bench, describe
+from analysis.cells import mixed_cells
 from analysis.claims import COLUMNS, control_banner, mechanism_claims, tier_claims
 from analysis.load import dedupe, load_curves, load_runs, load_spectra, select_setting
 from analysis.mechanism import load_linear_optimum, load_mechanism, mechanism_figure, mechanism_table
@@ -72,8 +73,8 @@ def build_all(outputs: str | Path, model: str | None = None) -> dict:
     tab_dir.mkdir(parents=True, exist_ok=True)
     every_dir = load_runs(outputs, keep_duplicates=True)
     all_runs, duplicates = dedupe(every_dir)
-    every_dir.assign(counted=every_dir.index.isin(all_runs.index)).drop(columns=["run_dir"], errors="ignore") \
-        .to_csv(outputs / "results.csv", index=False)
+    every_dir.assign(counted=every_dir.index.isin(all_runs.index)) \
+        .drop(columns=["run_dir", "cell_config"], errors="ignore").to_csv(outputs / "results.csv", index=False)
     protocol = all_runs["protocol"].fillna("paper") if "protocol" in all_runs else pd.Series(dtype=str)
     others = sorted(set(protocol) - {"paper"})
     paper_runs = all_runs[protocol == "paper"] if others and (protocol == "paper").any() else all_runs
@@ -124,6 +125,8 @@ def build_all(outputs: str | Path, model: str | None = None) -> dict:
     table("table2_case_study", f"Table 2 — logistic-map case study (greedy), model {name}", lambda: tables.table2(runs))
     table("table3_ablation", f"Table 3 — ablation at 1/4 of the top rank (paper: r128), test PPL with 95% CI, model {name}",
           lambda: tables.table3(runs))
+    # cells whose runs differ in a config key the cell does not name: shown as 'mixed configs', never pooled
+    mixed = [f"{tier}: {line}" for tier, tier_runs, _ in tiers(all_runs) for line in mixed_cells(tier_runs)]
     banner: list[str] = []
     try:
         declared = load_claims()
@@ -136,17 +139,18 @@ def build_all(outputs: str | Path, model: str | None = None) -> dict:
         banner += control_banner(dict([mech]))
         sections.append(("§4.5 efficiency (" + (describe(bench, bench_file) if bench else "no benchmark") + ")",
                          bench_claims(bench, bench_file)))
-        written.extend(write_claims(sections, banner, tab_dir))
+        written.extend(write_claims(sections, mixed + banner, tab_dir))
     except Exception as exc:  # noqa: BLE001
         problems.append(f"claims: could not be built ({type(exc).__name__}: {exc})")
         traceback.print_exc()
-    report = _report(all_runs, notes, problems, banner, duplicates)
+    report = _report(all_runs, notes, problems, banner, duplicates, mixed)
     (outputs / "report.md").write_text(report)
     written.append(outputs / "report.md")
-    return {"written": [str(p) for p in written], "problems": problems, "runs": len(all_runs)}
+    return {"written": [str(p) for p in written], "problems": problems, "runs": len(all_runs), "mixed": mixed}
 
 
-def _report(runs, notes: list[str], problems: list[str], banner: list[str] = (), duplicates: list[str] = ()) -> str:
+def _report(runs, notes: list[str], problems: list[str], banner: list[str] = (), duplicates: list[str] = (),
+            mixed: list[str] = ()) -> str:
     lines = ["# Analysis report", ""] + [f"> {b}" for b in banner] + ([""] if banner else [])
     lines += [f"{len(runs)} runs counted."]
     if len(runs):
@@ -159,9 +163,13 @@ def _report(runs, notes: list[str], problems: list[str], banner: list[str] = (),
     if duplicates:
         lines += ["", "## Duplicate run directories (one kept per config and seed: done, then newest, then name)",
                   ""] + [f"- {d}" for d in duplicates]
+    if mixed:
+        lines += ["", "## Cells of mixed configs (not pooled: their tables and claims read 'mixed configs')", ""]
+        lines += [f"- {m}" for m in mixed]
     if notes:
         lines += ["", "## Selection", ""] + [f"- {n}" for n in notes]
     if problems:
         lines += ["", "## Artifacts with problems", ""] + [f"- {p}" for p in problems]
-    lines += ["", "Cells with no finished run appear as '—' in tables and are named under each figure."]
+    lines += ["", "Cells with no finished run appear as '—' in tables and are named under each figure; cells "
+              "whose runs differ in config read 'mixed configs (<keys>)' and are never pooled."]
     return "\n".join(lines) + "\n"

@@ -22,7 +22,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from analysis.cells import cell_stats, fmt, paper_lr, select
+from analysis.cells import cell_stats, fmt, mixed_marker, one_config, paper_lr, select
 from analysis.load import INSTRUCT_DATA, MATH_DATA, rank_label
 from analysis.paired import paired_rows
 from analysis.power import Z_MDE, binomial_mde, cells_df, cells_se, fmt_effect, mde
@@ -76,11 +76,14 @@ class _Resolved:
             where["dropout"] = self.dropout
         if mech:
             where["target"] = cell.target or "nonlinear"
-        self.rows = select(pool, **where) if self.rank is not None else pool.iloc[0:0]
+        selected = select(pool, **where) if self.rank is not None else pool.iloc[0:0]
+        self.rows, self.mixed = one_config(selected)  # runs of different configs: no rows, never pooled
         done = self.rows[self.rows["state"] == "done"] if len(self.rows) else self.rows
         self.stats = cell_stats(done, claim.metric, **lr_where) if len(done) else {
-            "value": math.nan, "lo": math.nan, "hi": math.nan, "n": 0, "ci": "", "not_done": len(self.rows)}
-        paper_ranks = set(done["paper_rank"].dropna()) if "paper_rank" in done else set()
+            "value": math.nan, "lo": math.nan, "hi": math.nan, "n": 0, "ci": "", "not_done": len(self.rows),
+            "mixed": self.mixed}
+        named = done if len(done) else selected  # a mixed cell is still labelled with its paper rank
+        paper_ranks = set(named["paper_rank"].dropna()) if "paper_rank" in named else set()
         rank_text = rank_label(self.rank, paper_ranks.pop() if len(paper_ranks) == 1 else math.nan) \
             if self.rank is not None else f"{'r' * cell.rank.isdigit()}{cell.rank} ({why})"
         extra = "" if self.dropout in (None, 0.1) or mech else f" p={self.dropout:g}"
@@ -190,7 +193,10 @@ def judge(claim: Claim, runs: pd.DataFrame, mechanism: pd.DataFrame | None = Non
         caveats.append("convergence not checked: " + ", ".join(unchecked))
     row["caveats"] = "; ".join(caveats)
     missing = [c.label for c in cells if c.missing]
-    if missing:
+    mixed = [f"{c.label}: {mixed_marker(c.mixed)}" for c in cells if c.mixed]
+    if mixed:  # never a verdict on pooled configs (analysis.cells.one_config)
+        row["verdict"] = "not judged (" + "; ".join(mixed) + ")"
+    elif missing:
         row["verdict"] = "not run (" + ", ".join(missing) + ")"
     elif claim.relation == "≈":
         row["verdict"] = _plateau(claim, pairs[0], bad or unchecked)
@@ -250,8 +256,8 @@ def control_banner(tables: dict[str, pd.DataFrame]) -> list[str]:
         if frame.empty or "control" not in frame:
             continue
         for row in frame[frame["control"]].itertuples():
-            if row.verdict.startswith("not run"):
-                lines.append(f"Positive control `{row.id}` not run on {tier}: {row.verdict}.")
+            if row.verdict.startswith(("not run", "not judged")):
+                lines.append(f"Positive control `{row.id}` {row.verdict.split(' (')[0]} on {tier}: {row.verdict}.")
             elif row.verdict != "reproduced":
                 lines.append(f"**WARNING — POSITIVE CONTROL FAILED on {tier}: the testbed did not detect a known "
                              f"large effect ({row.cells}: {row.verdict}). Its 'inside noise' verdicts say "

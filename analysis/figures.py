@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from analysis import paper  # noqa: E402
-from analysis.cells import cell_stats  # noqa: E402
+from analysis.cells import cell_stats, mixed_marker, one_config, without_checks  # noqa: E402
 from analysis.load import INSTRUCT_DATA, MATH_DATA  # noqa: E402
 from cera.eval.stats import across_seeds  # noqa: E402
 
@@ -37,7 +37,8 @@ def _vs_rank(ax, runs: pd.DataFrame, metric: str, methods=("lora", "cera"), gaps
         stats = [cell_stats(runs, metric, variant=method, rank=r, dropout=0.1) for r in ranks]
         have = [(r, s) for r, s in zip(ranks, stats) if not math.isnan(s["value"])]
         if gaps is not None:
-            gaps += [f"{LABELS[method]} r{r}" for r, s in zip(ranks, stats) if math.isnan(s["value"])]
+            gaps += [f"{LABELS[method]} r{r}" + (f" ({mixed_marker(s['mixed'])})" if s.get("mixed") else "")
+                     for r, s in zip(ranks, stats) if math.isnan(s["value"])]
         if have:
             xs, ss = zip(*have)
             ax.errorbar(xs, [s["value"] for s in ss], yerr=_err(list(ss)), marker="o", capsize=3,
@@ -69,7 +70,7 @@ def _legend(ax, size: int) -> None:
 def _footnote(fig, gaps: list[str], model: str) -> None:
     text = f"model: {model}. Points: mean over seeds, bars: 95% CI."
     if gaps:
-        text += " No finished run (gap): " + ", ".join(sorted(set(gaps)))
+        text += " No finished run, or runs of different configs not pooled (gap): " + ", ".join(sorted(set(gaps)))
     fig.text(0.01, 0.01, text, fontsize=7, wrap=True)
 
 
@@ -107,10 +108,11 @@ def fig2(runs: pd.DataFrame, curves: pd.DataFrame, model: str = "") -> plt.Figur
     gaps: list[str] = []
     for ax, lr in zip(axes, (1e-4, 5e-4)):
         for variant, p, label, color, style in arms:
-            sel = inst[(inst["variant"] == variant) & np.isclose(inst["dropout"], p) & np.isclose(inst["lr"], lr)]
+            sel, mixed = one_config(without_checks(
+                inst[(inst["variant"] == variant) & np.isclose(inst["dropout"], p) & np.isclose(inst["lr"], lr)]))
             pts = curves[curves["run"].isin(sel["run"])]
             if pts.empty:
-                gaps.append(f"{label} lr={lr:g}")
+                gaps.append(f"{label} lr={lr:g}" + (f" ({mixed_marker(mixed)})" if mixed else ""))
                 continue
             agg = pts.groupby("step")["val_ppl"].apply(list)
             stats = [across_seeds(v) for v in agg]
@@ -133,8 +135,9 @@ def fig2(runs: pd.DataFrame, curves: pd.DataFrame, model: str = "") -> plt.Figur
 def _spectra_panel(ax, runs: pd.DataFrame, spectra: pd.DataFrame) -> None:
     top = runs["rank"].max()
     for method in ("lora", "cera"):
-        sel = runs[(runs["variant"] == method) & (runs["rank"] == top) & (runs["dropout"] == 0.1)
-                   & (runs["state"] == "done")]
+        sel, _ = one_config(without_checks(runs[(runs["variant"] == method) & (runs["rank"] == top)
+                                                & (runs["dropout"] == 0.1)]))  # mixed: a gap, named by _vs_rank
+        sel = sel[sel["state"] == "done"]
         pts = spectra[spectra["run"].isin(sel["run"])]
         if pts.empty:
             continue

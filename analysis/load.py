@@ -3,8 +3,10 @@
 One row per run directory, whatever its state: a failed, diverged or unfinished run stays in the
 frame (with NaN metrics) so that every artifact can show it as a gap and the report can list it.
 Two directories of the same training identity (same config up to keys that cannot change a result,
-same seed; e.g. an older copy whose hash included `progress_bar`) are one measurement: `dedupe`
-keeps one by a fixed rule and names the other, so no cell counts a seed twice.
+same seed, same synthetic generators; e.g. an older copy whose hash included `progress_bar`) are one
+measurement: `dedupe` keeps one by a fixed rule and names the other, so no cell counts a seed twice.
+Every row also carries its `cell_key` (the identity without the seed) and that identity itself
+(`cell_config`), so a cell never pools runs of different configs (analysis.cells.one_config).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import yaml
 
 from cera.integrity import CorruptFile, read_json_checked, read_jsonl_checked
 from cera.io import read_json
-from cera.runs.naming import HASHED_KEYS, NON_RESULT_KEYS
+from cera.runs.naming import NON_RESULT_KEYS, identity_of
 from cera.runs.record import read_run
 
 INSTRUCT_DATA = {"synthetic_instruct", "slimorca"}
@@ -45,11 +47,21 @@ def _train_key(train: dict) -> str:
     return _hash({k: v for k, v in (train or {}).items() if k not in NON_RESULT_TRAIN_KEYS})
 
 
-def _identity(cfg: dict) -> str:
-    """What a run measures: its training config without the non-result keys (seed included)."""
-    blob = {k: cfg.get(k) for k in HASHED_KEYS}
-    blob["train"] = {k: v for k, v in (cfg.get("train") or {}).items() if k not in NON_RESULT_TRAIN_KEYS}
-    return _hash(blob)
+def _identity(cfg: dict, status: dict) -> dict:
+    """What a run measures (cera.runs.naming.identity_of): its config without the non-result keys, seed
+    included, and the synthetic generators' fingerprint its status.json records, so runs of two cera
+    versions whose generators differ are two measurements, never one de-duplicated copy."""
+    generators = (status or {}).get("generators")
+    return identity_of(cfg, generators if isinstance(generators, str) else None)
+
+
+def _identity_columns(cfg: dict, status: dict, run_dir: Path) -> dict:
+    """identity (with the seed: de-duplication), cell_key and cell_config (without it: what a cell may pool)."""
+    if not cfg:
+        return {"identity": run_dir.name, "cell_key": run_dir.name, "cell_config": {}}
+    identity = _identity(cfg, status)
+    cell = {k: v for k, v in identity.items() if k != "seed"}
+    return {"identity": _hash(identity), "cell_key": _hash(cell), "cell_config": cell}
 
 
 def _nan_if_none(value):
@@ -110,7 +122,8 @@ def _run_row(run_dir: Path) -> dict:
             problem = str(exc)
         except (TypeError, KeyError, AttributeError, ValueError) as exc:  # valid JSON, wrong shape inside
             problem = f"{run_dir} has a result file of unexpected shape ({type(exc).__name__}: {exc})"
-    return {**_full_row(run_dir, cfg, {}, {}, identity_only=True), "state": "corrupt", "error": problem}
+    row = _full_row(run_dir, cfg, {}, {}, identity_only=True)
+    return {**row, **_identity_columns(cfg, status, run_dir), "state": "corrupt", "error": problem}
 
 
 def _paper_lr(cfg: dict, results: dict) -> float | None:
@@ -140,7 +153,7 @@ def _full_row(run_dir: Path, cfg: dict, status: dict, results: dict, identity_on
         "wall_seconds": results.get("wall_seconds"), "error": (status.get("error") or "")[:200],
         "paper_rank": _nan_if_none(cfg.get("paper_rank")), "protocol": _protocol(cfg.get("protocol")),
         "converged": _converged(convergence), "convergence_gain": _nan_if_none(convergence.get("gain")),
-        "check_run": convergence.get("check_run"), "identity": _identity(cfg) if cfg else run_dir.name,
+        "check_run": convergence.get("check_run"), **_identity_columns(cfg, status, run_dir),
         "ended": _nan_if_none(status.get("ended")),
     }
     if identity_only:
@@ -175,7 +188,7 @@ def _full_row(run_dir: Path, cfg: dict, status: dict, results: dict, identity_on
 
 COLUMNS = ["run", "state", "method", "activation", "rank", "paper_rank", "dropout", "lr", "method_lr", "seed", "data",
            "model",
-           "protocol", "train_key", "identity", "test_ppl", "converged", "convergence_gain"]
+           "protocol", "train_key", "identity", "cell_key", "test_ppl", "converged", "convergence_gain", "is_check"]
 
 
 def load_runs(outputs: str | Path, keep_duplicates: bool = False) -> pd.DataFrame:
@@ -187,6 +200,8 @@ def load_runs(outputs: str | Path, keep_duplicates: bool = False) -> pd.DataFram
     if frame.empty:
         frame = pd.DataFrame(columns=COLUMNS)
     frame["variant"] = frame.apply(_variant, axis=1) if len(frame) else []
+    # a 2x-budget convergence check (named by its base run's record) is no seed of its base's cell
+    frame["is_check"] = frame["run"].isin(set(frame["check_run"].dropna())) if len(frame) else []
     return frame if keep_duplicates else dedupe(frame)[0]
 
 

@@ -5,7 +5,8 @@ evaluation, spectra; README "Paper text versus the authors' code"). For every mo
 of more than one protocol, each headline claim (`headline: true` in claims.yaml) is judged on each protocol's
 runs, and a sentence says — computed from the verdicts, never written by hand — whether a verdict depends on
 the protocol. A verdict's category is its first clause (reproduced / not reproduced / inside noise / not
-run / no plateau call); a claim not run under one protocol cannot be compared and is counted as such.
+run / not judged / no plateau call); a claim not run (or not judged: mixed configs) under one protocol cannot
+be compared and is counted as such.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from analysis.claims import tier_claims
 from analysis.load import select_setting
 from analysis.spec import Claim
 
-CATEGORIES = ("not reproduced", "reproduced", "inside noise", "not run", "no plateau call")
+CATEGORIES = ("not reproduced", "reproduced", "inside noise", "not run", "not judged", "no plateau call")
 
 
 def category(verdict: str) -> str:
@@ -59,6 +60,8 @@ def side_by_side(runs: pd.DataFrame, claims: list[Claim]) -> list[tuple[str, pd.
 
 
 def _depends(categories: list[str]) -> str:
+    if "not judged" in categories:  # a cell of runs of different configs (analysis.cells.one_config)
+        return "cannot tell (mixed configs under " + ("every protocol" if set(categories) == {"not judged"} else "one") + ")"
     if "not run" in categories:
         return "cannot tell (not run under " + ("every protocol" if set(categories) == {"not run"} else "one") + ")"
     return "yes" if len(set(categories)) > 1 else "no"
@@ -69,7 +72,8 @@ def sentence(model: str, table: pd.DataFrame) -> str:
     flags = table["depends on protocol"].tolist()
     judged = [f for f in flags if f in ("yes", "no")]
     untold = len(flags) - len(judged)
-    tail = f"; {untold} of {len(flags)} could not be compared (not run under every protocol)" if untold else ""
+    why = "not run, or of mixed configs," if any(str(f).startswith("cannot tell (mixed") for f in flags) else "not run"
+    tail = f"; {untold} of {len(flags)} could not be compared ({why} under every protocol)" if untold else ""
     if not judged:
         return f"On model {model} no headline claim was judged under every protocol{tail}."
     changed = table.loc[table["depends on protocol"] == "yes", "claim"].tolist()

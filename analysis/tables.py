@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import paper
-from analysis.cells import cell_stats, fmt
+from analysis.cells import cell_stats, fmt, mixed_marker
 from analysis.load import INSTRUCT_DATA, MATH_DATA, rank_label
 from analysis.spec import resolve_rank
 
@@ -30,6 +30,11 @@ def _label(runs: pd.DataFrame, variant: str, rank: int | None, spec: str) -> str
     paper_ranks = set(runs.loc[(runs["variant"] == variant) & (runs["rank"] == rank), "paper_rank"].dropna()) \
         if "paper_rank" in runs else set()
     return f"{variant} {rank_label(rank, paper_ranks.pop() if len(paper_ranks) == 1 else math.nan)}"
+
+
+def _seeds(stats: dict):
+    """The seeds behind a cell, or its mixed-configs marker (never a count of pooled configs)."""
+    return mixed_marker(stats["mixed"]) if stats.get("mixed") else stats["n"]
 
 
 def _paper(v: float | None) -> str:
@@ -54,7 +59,7 @@ def table1(runs: pd.DataFrame) -> pd.DataFrame:
             "GSM8K pass@1": fmt(cell_stats(math_runs, "gsm8k pass@1_greedy", **where), 1, 100),
             "problems": _problems(math_runs, where),
             "paper MATH@1 / @10 / GSM8K": " / ".join(_paper(v) for v in ref),
-            "seeds": cell_stats(math_runs, "test_ppl", **where)["n"],
+            "seeds": _seeds(cell_stats(math_runs, "test_ppl", **where)),
         })
     return pd.DataFrame(rows)
 
@@ -78,7 +83,7 @@ def table2(runs: pd.DataFrame) -> pd.DataFrame:
         rows.append({"method": _label(math_runs, method, rank, spec),
                      "state-collapse rate": fmt(cell_stats(math_runs, "collapse_rate", **where), 3, clip=(0, 1)),
                      "mean abs error per step": fmt(cell_stats(math_runs, "collapse_abs_error", **where), 3),
-                     "seeds": cell_stats(math_runs, "collapse_rate", **where)["n"]})
+                     "seeds": _seeds(cell_stats(math_runs, "collapse_rate", **where))})
     return pd.DataFrame(rows)
 
 
@@ -92,7 +97,7 @@ def table3(runs: pd.DataFrame) -> pd.DataFrame:
         stats = cell_stats(inst, "test_ppl", variant=variant, rank=rank, dropout=dropout)
         rows.append({"variant": paper.TABLE3_LABELS[key], "rank": _label(inst, variant, rank, "top/4"),
                      "test PPL": fmt(stats, 3),
-                     "paper PPL": f"{paper.TABLE3[key]:.2f}", "seeds": stats["n"]})
+                     "paper PPL": f"{paper.TABLE3[key]:.2f}", "seeds": _seeds(stats)})
     return pd.DataFrame(rows)
 
 

@@ -8,6 +8,7 @@ finished run must not retrain it.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from pathlib import Path
@@ -57,13 +58,20 @@ def training_identity(cfg: DictConfig) -> dict:
     """The resolved sub-config that decides what a run trains (and so what it measures), plus the
     synthetic generators' fingerprint where they make its data or its backbone: a config alone does
     not pin what they draw (cera/data/synthetic/fingerprint.py)."""
-    identity = {k: OmegaConf.to_container(cfg[k], resolve=True) if isinstance(cfg[k], DictConfig) else cfg[k]
-                for k in HASHED_KEYS}
+    plain = {k: OmegaConf.to_container(cfg[k], resolve=True) if isinstance(cfg[k], DictConfig) else cfg[k]
+             for k in HASHED_KEYS}
+    return identity_of(plain, generators_of(cfg))
+
+
+def identity_of(config: dict, generators: str | None) -> dict:
+    """`training_identity` of a resolved config as plain data (a run's saved config.yaml) and the generators'
+    fingerprint its run recorded (status.json): analysis groups finished runs by it, whatever cera reads them."""
+    identity = {k: copy.deepcopy(config.get(k)) for k in HASHED_KEYS}
     for key, default in OMITTED_AT_DEFAULT.items():
         group, name = key.split(".")
-        if identity[group].get(name, default) == default:
+        if isinstance(identity[group], dict) and identity[group].get(name, default) == default:
             identity[group].pop(name, None)
-    if generators := generators_of(cfg):
+    if generators:
         identity["generators"] = generators
     return _drop(identity, NON_RESULT_KEYS)
 
