@@ -13,17 +13,19 @@ TRAIN = {"max_steps": 150, "batch_size": 16}
 def write_run(outputs: Path, method: str, rank: int, seed: int, *, ppl: float | None = None, data="synthetic_instruct",
               dropout=0.1, lr=3e-4, activation="silu", state="done", er=None, auc=None, math_acc=None,
               model="tiny", paper_rank=None, convergence=None, train=None, ended=None, spread=0.0, problems=None,
-              suffix="x") -> Path:
-    """One run directory. `spread`: per-sequence NLL ± spread around the pooled value (sequence noise)."""
+              suffix="x", model_cfg=None, generators=None) -> Path:
+    """One run directory. `spread`: per-sequence NLL ± spread around the pooled value (sequence noise);
+    `model_cfg`: more model config keys; `generators`: the synthetic generators' fingerprint in status.json."""
     name = f"{method}{'' if activation == 'silu' else '_' + activation}-r{rank}-do{dropout}-lr{lr}-s{seed}-{data}-{model}-{suffix}"
     run = outputs / "runs" / name
     run.mkdir(parents=True)
     cfg = {"method": {"name": method, "activation": activation}, "rank": rank, "dropout": dropout, "lr": lr,
-           "seed": seed, "data": {"name": data}, "model": {"name": model}, "train": {**TRAIN, **(train or {})}}
+           "seed": seed, "data": {"name": data}, "model": {"name": model, **(model_cfg or {})}, "train": {**TRAIN, **(train or {})}}
     if paper_rank is not None:
         cfg["paper_rank"] = paper_rank
     (run / "config.yaml").write_text(yaml.safe_dump(cfg))
-    (run / "status.json").write_text(json.dumps({"state": state, **({"ended": ended} if ended else {})}))
+    (run / "status.json").write_text(json.dumps({"state": state, **({"ended": ended} if ended else {}),
+                                                 **({"generators": generators} if generators else {})}))
     if state != "done":
         return run
     results = {"test_ppl": ppl, "trainable_params": rank * 1792, "method": method, "rank": rank}
