@@ -15,7 +15,7 @@ OUTPUTS ?= $(or $(CERA_OUTPUTS),outputs)
 REPRO_A ?= fig1_scaling_law table3_ablation fig2_lr_robustness
 REPRO_B ?= table1_downstream
 # subsets of the above: after the chains they train nothing and only report "done"
-REPRO_TAIL ?= table2_case_study fig3_fig4_spectra
+REPRO_TAIL ?= table2_case_study fig3_spectra fig4_spectra
 # convergence checks (README "Convergence"): seed 0 of every cell of these at twice the steps (budget_factor=2)
 REPRO_A_CHECK ?= fig1_scaling_law table3_ablation
 REPRO_B_CHECK ?= table1_downstream

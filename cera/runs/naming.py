@@ -26,8 +26,9 @@ HASHED_KEYS = ("method", "model", "data", "train", "rank", "dropout", "lr", "see
 # identity for two reasons: Fig 2's curves are its validation points, and every evaluation pass draws from
 # the global RNG (the eval DataLoader's seed), which shifts the dropout masks of every later step, so the
 # final adapter differs (6 tiny steps at eval_every 2 vs 6: max |Δw| 5e-4).
+# model.downstream_target_modules only feeds model.target_modules (the math experiments), which is hashed.
 NON_RESULT_KEYS = ("train.progress_bar", "train.num_workers", "train.save_every", "train.keep_checkpoints",
-                   "train.report_to", "train.log_every")
+                   "train.report_to", "train.log_every", "model.downstream_target_modules")
 # Knobs added after runs existed (conf/protocol/): left out of the identity at these values, so protocol=paper
 # keeps every earlier run's directory; any other value enters it (tests/runs/test_naming.py).
 OMITTED_AT_DEFAULT = {"method.scale_mode": "alpha_over_r", "method.init": "kaiming_uniform",

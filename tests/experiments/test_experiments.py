@@ -18,7 +18,7 @@ from tests.conftest import TINY
 
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 # Runs per experiment at the default seeds=3 (the numbers the experiment headers and README state).
-GRID = {"fig1_scaling_law": 24, "fig2_lr_robustness": 30, "fig3_fig4_spectra": 36,
+GRID = {"fig1_scaling_law": 24, "fig2_lr_robustness": 30, "fig3_spectra": 18, "fig4_spectra": 18,
         "table1_downstream": 27, "table2_case_study": 12, "table3_ablation": 15}
 
 
@@ -62,7 +62,8 @@ def test_every_job_composes_on_the_reproduce_budget(experiment):
     ids = [run_id(cfg) for cfg in job_configs(experiment, "seeds=1")]
     assert len(set(ids)) == len(ids)  # no two cells collapse into one run
     cfg = job_configs(experiment, "seeds=1")[0]
-    assert cfg.train.max_steps == 150 and cfg.model.name == "tiny"
+    math = experiment in ("table1_downstream", "table2_case_study", "fig4_spectra")  # train/reproduce_math
+    assert cfg.train.max_steps == (600 if math else 150) and cfg.model.name == "tiny"
 
 
 def test_paper_scale_overrides_win_over_the_experiment():
@@ -82,6 +83,19 @@ def test_paper_ranks_keep_the_papers_rank_to_width_ratio():
     assert {c.paper_rank for c in job_configs("table3_ablation", "seeds=1")} == {128}
 
 
+def test_downstream_math_adapts_the_backbones_declared_modules_for_its_budget():
+    """Table 1/2 and Fig 4 on the embedded backbone: every linear layer, 600 steps (README "Embedded tasks
+    and budgets"); the instruction experiments keep the paper's q and v at 150 steps; at paper scale q, v."""
+    every = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    for experiment in ("table1_downstream", "table2_case_study", "fig4_spectra"):
+        for cfg in job_configs(experiment, "seeds=1"):
+            assert list(cfg.model.target_modules) == every and cfg.train.max_steps == 600, experiment
+    for cfg in job_configs("fig1_scaling_law", "seeds=1"):
+        assert list(cfg.model.target_modules) == ["q_proj", "v_proj"] and cfg.train.max_steps == 150
+    for cfg in job_configs("table1_downstream", "seeds=1", "model=llama3_8b", "train=paper"):
+        assert list(cfg.model.target_modules) == ["q_proj", "v_proj"]
+
+
 def cells(experiment):
     return {run_id(cfg) for cfg in job_configs(experiment, "seeds=1")}
 
@@ -89,7 +103,8 @@ def cells(experiment):
 def test_shared_cells_are_the_same_runs():
     """Fig 3/4 and Table 2 train nothing new; Table 3's full CeRA is Fig 1's CeRA r128."""
     assert cells("table2_case_study") <= cells("table1_downstream")
-    assert cells("fig3_fig4_spectra") <= cells("fig1_scaling_law") | cells("table1_downstream")
+    assert cells("fig3_spectra") <= cells("fig1_scaling_law")
+    assert cells("fig4_spectra") <= cells("table1_downstream")
     shared = cells("table3_ablation") & cells("fig1_scaling_law")
     assert [i.split("-")[:3] for i in shared] == [["cera", "r4", "do0.1"]]  # paper rank 128 at width 128
 

@@ -33,7 +33,8 @@ def test_keys_that_cannot_change_a_result_are_pinned():
     from cera.runs.naming import NON_RESULT_KEYS
 
     assert NON_RESULT_KEYS == ("train.progress_bar", "train.num_workers", "train.save_every",
-                               "train.keep_checkpoints", "train.report_to", "train.log_every")
+                               "train.keep_checkpoints", "train.report_to", "train.log_every",
+                               "model.downstream_target_modules")
 
 
 def test_non_result_keys_keep_the_run_identity(compose):
