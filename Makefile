@@ -27,7 +27,7 @@ help:
 	@echo "make pip-check   pip check: installed packages have compatible dependencies (CI runs it)"
 	@echo "make sweep       the default 9-run sweep on the embedded default: $(SWEEP)"
 	@echo "make reproduce   every experiment on the embedded default, the benchmark, then make figures"
-	@echo "                 (SEEDS=$(SEEDS); logs in $(OUTPUTS)/logs/; ~90 min on 2 CPU cores, see README)"
+	@echo "                 (SEEDS=$(SEEDS); logs in $(OUTPUTS)/logs/; not re-timed: ~3.7 h projected on 2 CPU cores, see README)"
 	@echo "make experiment-<name>  one conf/experiment/<name>.yaml sweep (SEEDS=$(SEEDS))"
 	@echo "make bench       the §4.5 compute/latency/memory benchmark (python -m cera.bench)"
 	@echo "make mechanism   the linear-ceiling experiment on one frozen layer (python -m cera.mechanism, ~100 CPU-s, 1 thread)"
