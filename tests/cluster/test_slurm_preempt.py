@@ -15,10 +15,12 @@ from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 
-# 80 steps of the tiny model take ~10 s: room to signal mid-training; save_every=1000 means no
-# periodic checkpoint, so the one the run resumes from can only be the one the signal made
-RUN = [*TINY, "method=cera", "rank=4", "dropout=0.3", "train.max_steps=80", "train.save_every=1000",
-       "train.eval_every=40"]
+# 400 steps of the tiny model take ~10 s (80 took ~1 s: the signal landed after training had ended):
+# room to signal mid-training; save_every=1000 means no periodic checkpoint, so the one the run
+# resumes from can only be the one the signal made
+STEPS = 400
+RUN = [*TINY, "method=cera", "rank=4", "dropout=0.3", f"train.max_steps={STEPS}", "train.save_every=1000",
+       "train.eval_every=100"]
 
 
 def _curve(run_dir):
@@ -27,8 +29,15 @@ def _curve(run_dir):
 
 
 def _popen(args, env, outputs):
-    return subprocess.Popen([sys.executable, "-m", "cera.run", *args], cwd=REPO, env={**env, "CERA_OUTPUTS": str(outputs)},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    """Output goes to a file, not a pipe: a pipe nobody reads fills up and blocks a long run."""
+    outputs.mkdir(parents=True)
+    with open(outputs / "console.log", "w") as log:
+        return subprocess.Popen([sys.executable, "-m", "cera.run", *args], cwd=REPO,
+                                env={**env, "CERA_OUTPUTS": str(outputs)}, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _console(outputs) -> str:
+    return (outputs / "console.log").read_text()
 
 
 def _job_ids(outputs):
@@ -40,7 +49,7 @@ def _release_when_requeued(job: str, timeout: float = 120) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         state = subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True, text=True).stdout.strip()
-        if state in ("PENDING", "COMPLETING", "REQUEUED", "REQUEUE_HOLD") and subprocess.run(
+        if state == "PENDING" and subprocess.run(  # not while COMPLETING: the requeue resets BeginTime
                 ["scontrol", "update", f"jobid={job}", "starttime=now"], capture_output=True).returncode == 0:
             return
         time.sleep(0.2)
@@ -63,15 +72,15 @@ def test_signalled_job_checkpoints_requeues_and_resumes_exactly(slurm, cli_env, 
     subprocess.run(["scancel", "--signal=USR2", job], check=True)  # what SLURM sends before preemption/time-out
     _release_when_requeued(job)
 
-    out, _ = sweep.communicate(timeout=300)
-    assert sweep.returncode == 0 and "1 runs, 1 done" in out, out[-3000:]
-    assert reference.wait(timeout=300) == 0, reference.stdout.read()[-3000:]
+    assert sweep.wait(timeout=300) == 0 and "1 runs, 1 done" in _console(tmp_path / "slurm"), \
+        _console(tmp_path / "slurm")[-3000:]
+    assert reference.wait(timeout=300) == 0, _console(tmp_path / "reference")[-3000:]
 
     resumed = run_dirs(tmp_path / "slurm")["cera"]
     straight = run_dirs(tmp_path / "reference")["cera"]
     assert resumed.name == straight.name  # same config, same run directory name
     results = json.loads((resumed / "results.json").read_text())
-    assert results["resumed_from"] and 0 < int(results["resumed_from"].split("-")[1]) < 80, results
+    assert results["resumed_from"] and 0 < int(results["resumed_from"].split("-")[1]) < STEPS, results
     assert status_of(resumed)["hardware"]["slurm"].get("SLURM_RESTART_COUNT") == "1"  # the requeued job finished it
     expected = json.loads((straight / "results.json").read_text())
     assert results["test_ppl"] == expected["test_ppl"] and results["test_nll"] == expected["test_nll"]
