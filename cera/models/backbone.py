@@ -169,5 +169,28 @@ def _build(spec: BackboneSpec, corpus: list[str], out: Path) -> None:
         "loss_curve": curve,
         **provenance(),
     }
+    record["skills"] = _skills(model, tokenizer)
     (out / DONE_MARKER).write_text(json.dumps(record, indent=2, default=str))
     log.info("backbone built in %.0fs, final pre-training loss %.3f", record["build_seconds"], curve[-1]["loss"])
+
+
+def _skills(model, tokenizer) -> dict:
+    """What the new backbone knows (``cera.models.skills``), kept beside it: whether it is fit for the
+    math tasks is a property of this build (it changes with the pre-training seed), not of the recipe."""
+    from cera.models.skills import BUILD_N, gate_failures, measure
+
+    model.eval()
+    scores = {k: round(v, 4) for k, v in measure(model, tokenizer, n=BUILD_N).items()}
+    return {"n": BUILD_N, "scores": scores, "gate_failures": gate_failures(scores)}
+
+
+def warn_if_below_gate(path: str | os.PathLike) -> list[str]:
+    """Log a warning when the backbone at ``path`` missed a skills gate at build time; return the misses.
+    Backbones built before the build measured skills have no record and pass silently."""
+    record = json.loads((Path(path) / DONE_MARKER).read_text())
+    failures = (record.get("skills") or {}).get("gate_failures") or []
+    if failures:
+        log.warning("the backbone %s misses the skills gate (%s): math results on it measure that, not the "
+                    "adapters (README \"The recall gate\"; python -m cera.models.skills re-measures it)",
+                    Path(path).name, "; ".join(failures))
+    return failures

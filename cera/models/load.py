@@ -64,10 +64,11 @@ def load_model(cfg: Mapping, cache_dir: str | Path, device=None):
     if cfg.get("init", "pretrained") == "random":
         return random_model(cfg, _torch_dtype(cfg.get("dtype", "auto")), device)
     if cfg["kind"] == "embedded":
-        from cera.models.backbone import BackboneSpec, ensure_backbone
+        from cera.models.backbone import BackboneSpec, ensure_backbone, warn_if_below_gate
 
         spec = BackboneSpec.from_dict({"architecture": cfg.get("architecture"), "pretrain": cfg.get("pretrain")})
         path = str(ensure_backbone(spec, cache_dir))
+        warn_if_below_gate(path)
     elif cfg["kind"] == "gguf":
         from cera.models.gguf_backbone import ensure_gguf_backbone
 

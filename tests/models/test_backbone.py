@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import subprocess
 import sys
 from dataclasses import replace
 
 import pytest
 
-from cera.models.backbone import Architecture, BackboneSpec, Pretraining, backbone_key, ensure_backbone
+from cera.models.backbone import (
+    Architecture,
+    BackboneSpec,
+    Pretraining,
+    backbone_key,
+    ensure_backbone,
+    warn_if_below_gate,
+)
+from cera.models.skills import BUILD_N, gate_failures
 
 SPEC = BackboneSpec(Architecture(hidden_size=32, num_layers=1, num_heads=2, num_kv_heads=1, intermediate_size=48),
                     Pretraining(docs=200, steps=3, batch_size=4, seq_len=64, warmup_steps=1))
@@ -26,6 +36,24 @@ def test_build_then_reuse(tmp_path):
     assert model.config.hidden_size == 32 and model.config.vocab_size == len(tok) == 259
     assert tok.decode(tok("x_{n+1} = 3.5")["input_ids"]) == "x_{n+1} = 3.5"
     assert [p.name for p in path.parent.iterdir() if p.name.startswith(".")] == []  # no temp leftovers
+
+
+def test_build_records_skills_and_loading_warns_below_the_gate(tmp_path, caplog):
+    path = ensure_backbone(SPEC, tmp_path)
+    skills = json.loads((path / "build.json").read_text())["skills"]
+    assert skills["n"] == BUILD_N and set(skills["scores"]) == {
+        "fact/basic", "fact/logistic", "fact/cubic_mod", "fact/digit_squares",
+        "recall/1var", "recall/2var", "recall/3var", "copy"}
+    assert skills["gate_failures"] == gate_failures(skills["scores"]) != []  # 3 pre-training steps recall nothing
+    with caplog.at_level(logging.WARNING, logger="cera.models.backbone"):
+        assert warn_if_below_gate(path) == skills["gate_failures"]
+    assert "misses the skills gate (recall/1var " in caplog.text
+
+    old = tmp_path / "built-before-skills"  # a cached backbone whose build.json has no skills record
+    old.mkdir()
+    (old / "build.json").write_text(json.dumps({"spec": {}}))
+    caplog.clear()
+    assert warn_if_below_gate(old) == [] and caplog.text == ""
 
 
 def test_key_depends_on_spec_and_corpus():

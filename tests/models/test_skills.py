@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from cera.data.synthetic.complex import logistic_step
-from cera.models.skills import FAMILIES, copy_prompts, fact_prompts, is_correct, recall_prompts
+from cera.models.skills import FAMILIES, GATES, copy_prompts, fact_prompts, gate_failures, is_correct, recall_prompts
 from tests.conftest import REPO, TINY_MODEL
 
 
@@ -65,6 +65,16 @@ def test_cli_prints_every_skill_on_the_test_backbone(cli_env):
                                                "recall/3var", "copy"]
     for ln in lines:
         assert 0.0 <= float(ln.split()[1].rstrip("%")) <= 100.0
+    # a 3-step test backbone recalls nothing: the verdict names the missed gate with its measured value
+    recall = float(next(ln for ln in lines if ln.startswith("recall/1var")).split()[1].rstrip("%")) / 100
+    assert out.stdout.splitlines()[-1] == f"gate: FAILED (recall/1var {recall:.1%} < 90%)"
+
+
+def test_gate_failures_known_answers():
+    assert GATES == {"recall/1var": 0.90}  # the README's pre-declared gate
+    assert gate_failures({"recall/1var": 0.90, "copy": 0.0}) == []  # the floor itself passes
+    assert gate_failures({"recall/1var": 0.895}) == ["recall/1var 89.5% < 90%"]
+    assert gate_failures({"copy": 1.0}) == ["recall/1var 0.0% < 90%"]  # not measured is not passed
 
 
 def test_cli_rejects_a_bad_n(cli_env):
