@@ -84,8 +84,12 @@ def cubic_line(x: int, c: int, p: int) -> str:
     return f"({x}^3+{c}) mod {p}={cubic_step(x, c, p)}"
 
 
+def _digit_square_sum(n: int) -> int:
+    return sum(int(d) ** 2 for d in str(n))
+
+
 def digit_squares_line(n: int) -> str:
-    return "+".join(f"{d}^2" for d in str(n)) + f"={sum(int(d) ** 2 for d in str(n))}"
+    return "+".join(f"{d}^2" for d in str(n)) + f"={_digit_square_sum(n)}"
 
 
 def _solution(given: str, lines: list[str], answer: str) -> str:
@@ -146,10 +150,6 @@ def _digit_squares(rng: Random) -> Example:
     meta = {"task": "digit_squares", "family": "digit_squares", "type": "Number Theory", "level": k, "steps": k,
             "trajectory": seq}  # fmt: skip
     return Example(q, _solution(f"n = {n}, k = {k}", lines, str(seq[-1])), answer=str(seq[-1]), meta=meta)
-
-
-def _digit_square_sum(n: int) -> int:
-    return sum(int(d) ** 2 for d in str(n))
 
 
 def _orbits(family: str):
