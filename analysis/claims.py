@@ -54,6 +54,28 @@ def _pool(claim: Claim, runs: pd.DataFrame, mechanism: pd.DataFrame | None) -> p
     return runs[runs["data"].isin(DATA_SETS[claim.data])]
 
 
+def claim_grid(claim: Claim, pool: pd.DataFrame) -> list[int]:
+    """The ranks a claim's rank-relative cells resolve against: every rank its variants have in its pool."""
+    variants = {c.variant for c in claim.cells}
+    return sorted({int(r) for r in pool.loc[pool["variant"].isin(variants), "rank"].dropna()}) if len(pool) else []
+
+
+def cell_where(claim: Claim, cell: Cell, rank: int | None) -> dict:
+    """The `select` arguments of one claim cell at its resolved rank: which rows are that cell."""
+    mech = claim.source == "mechanism"
+    relative = cell.lr == "paper" or cell.lr.startswith("paper/")  # the protocol's lr, or a fraction of it
+    lr_where = {"lr_factor": cell.lr_value(1.0)} if relative and not mech else {"lr": cell.lr_value(paper_lr(cell.variant))}
+    where = {"variant": cell.variant, "rank": rank, **lr_where}
+    dropout = cell.dropout if cell.dropout is not None or mech else 0.1
+    if cell.dropout is None and not mech:
+        where["default_dropout"] = True
+    elif dropout is not None:
+        where["dropout"] = dropout
+    if mech:
+        where["target"] = cell.target or "nonlinear"
+    return where
+
+
 def _flag(value) -> bool | None:
     """converged as True / False / None (not checked): the column mixes bools and NaN."""
     return bool(value) if isinstance(value, (bool, np.bool_)) else None
@@ -68,14 +90,8 @@ class _Resolved:
         self.dropout = cell.dropout if cell.dropout is not None or mech else 0.1  # runs: the protocol's (paper 0.1)
         relative = cell.lr == "paper" or cell.lr.startswith("paper/")  # the protocol's lr, or a fraction of it
         self.lr = cell.lr_value(paper_lr(cell.variant))
-        lr_where = {"lr_factor": cell.lr_value(1.0)} if relative and not mech else {"lr": self.lr}
-        where = {"variant": cell.variant, "rank": self.rank, **lr_where}
-        if cell.dropout is None and not mech:
-            where["default_dropout"] = True
-        elif self.dropout is not None:
-            where["dropout"] = self.dropout
-        if mech:
-            where["target"] = cell.target or "nonlinear"
+        where = cell_where(claim, cell, self.rank)
+        lr_where = {k: where[k] for k in ("lr", "lr_factor") if k in where}
         selected = select(pool, **where) if self.rank is not None else pool.iloc[0:0]
         self.rows, self.mixed = one_config(selected)  # runs of different configs: no rows, never pooled
         done = self.rows[self.rows["state"] == "done"] if len(self.rows) else self.rows
@@ -163,8 +179,7 @@ def _underpowered(claim: Claim, pairs: list[dict]) -> bool | None:
 def judge(claim: Claim, runs: pd.DataFrame, mechanism: pd.DataFrame | None = None) -> dict:
     """One row of the claims table: the claim judged on one tier's runs (or the mechanism fits)."""
     pool = _pool(claim, runs, mechanism)
-    variants = {c.variant for c in claim.cells}
-    grid = sorted({int(r) for r in pool.loc[pool["variant"].isin(variants), "rank"].dropna()}) if len(pool) else []
+    grid = claim_grid(claim, pool)
     cells = [_Resolved(claim, c, pool, grid) for c in claim.cells]
     pairs = [_pair(claim, a, b, i) for i, (a, b) in enumerate(zip(cells, cells[1:]))]
     rel = f" {claim.relation} "

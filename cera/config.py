@@ -201,6 +201,10 @@ def check_train(train: Mapping) -> None:
         raise ConfigError(f"train.warmup_ratio={w!r} is invalid: must be a number in [0, 1)")
     if train.get("precision") not in ("auto", "bf16", "fp32"):
         raise ConfigError(f"train.precision={train.get('precision')!r} is invalid: choose from auto, bf16, fp32")
+    from cera.train.sampling import SAMPLINGS
+
+    if train.get("sampling", "random") not in SAMPLINGS:
+        raise ConfigError(f"train.sampling={train.get('sampling')!r} is invalid: choose from {', '.join(SAMPLINGS)}")
     if not isinstance(train.get("gradient_checkpointing", False), bool):
         raise ConfigError(f"train.gradient_checkpointing={train.get('gradient_checkpointing')!r} is invalid: "
                           "true or false")

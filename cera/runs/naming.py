@@ -32,7 +32,7 @@ NON_RESULT_KEYS = ("train.progress_bar", "train.num_workers", "train.save_every"
 # Knobs added after runs existed (conf/protocol/): left out of the identity at these values, so protocol=paper
 # keeps every earlier run's directory; any other value enters it (tests/runs/test_naming.py).
 OMITTED_AT_DEFAULT = {"method.scale_mode": "alpha_over_r", "method.init": "kaiming_uniform",
-                      "method.dropout_at": "latent", "method.dora_norm": "detached"}
+                      "method.dropout_at": "latent", "method.dora_norm": "detached", "train.sampling": "random"}
 # What makes two runs the same *cell* (seeds and budgets of one experimental condition): the identity
 # without these.
 CELL_EXCLUDED = ("seed", "train.max_steps")

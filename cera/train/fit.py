@@ -19,6 +19,7 @@ from transformers import TrainerCallback, TrainingArguments
 from cera.io import atomic_write_jsonl
 from cera.train.checkpoints import last_good_checkpoint
 from cera.runs.record import write_status
+from cera.train.sampling import sorted_within_step
 from cera.train.preempt import CheckpointOnSignal, Interrupted, PreemptionGuard, local_stop_signals
 from cera.train.trackers import tracker_callbacks, trackers
 from cera.train.trainer import AdapterTrainer
@@ -94,6 +95,8 @@ def training_arguments(cfg: Mapping, lr: float, seed: int, output_dir: Path, eva
         use_cpu=not torch.cuda.is_available(),
         seed=int(seed),
         data_seed=int(seed),
+        # sorted_within_step: the row order is made here (fit), the Trainer reads it in order
+        train_sampling_strategy="sequential" if cfg.get("sampling", "random") == "sorted_within_step" else "random",
         dataloader_num_workers=int(cfg["num_workers"]),
         remove_unused_columns=False,
         include_num_input_tokens_seen="non_padding",
@@ -112,6 +115,11 @@ def fit(model, train_ds, val_ds, collator, cfg: Mapping, lr: float, seed: int, r
     if last:
         log.info("resuming from %s", last)
     args = training_arguments(cfg, lr, seed, ckpt_dir, eval_on_start=last is None)
+    if cfg.get("sampling", "random") == "sorted_within_step":
+        step_rows = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+        order = sorted_within_step([len(x) for x in train_ds["input_ids"]], step_rows,
+                                   args.max_steps * step_rows, int(seed))
+        train_ds = train_ds.select(order)  # same rows on every process: the Trainer shards batches in order
     meter = Throughput()
     # SLURM preemption/time-out: checkpoint at once, then requeue; a local SIGTERM/Ctrl-C: checkpoint,
     # record ``interrupted`` and stop (preempt.py)
