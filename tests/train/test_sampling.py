@@ -65,3 +65,11 @@ def test_micro_batches_give_the_gradient_of_the_whole_step(compose, tmp_path):
     base, _ = _prepare(compose(*common))[:2]
     moved = any(not torch.equal(a[n], adapter_state_dict(base)[n]) for n in a)
     assert moved  # the adapter trained: the equality above is not of two untouched inits
+
+
+def test_sampling_enters_the_run_identity_only_when_not_random(compose):
+    from cera.runs.naming import config_hash
+
+    base = config_hash(compose())
+    assert config_hash(compose("train.sampling=random")) == base  # runs from before the knob keep their directory
+    assert config_hash(compose("train.sampling=sorted_within_step")) != base
