@@ -73,7 +73,7 @@ reproduce:
 	echo "reproduce: done in $$(( $$(date +%s) - start )) s"
 
 bench:
-	$(PYTHON) -m cera.bench
+	$(PYTHON) -m cera.bench paths.output_dir=$(OUTPUTS)
 
 mechanism:
 	OMP_NUM_THREADS=1 $(PYTHON) -m cera.mechanism paths.output_dir=$(OUTPUTS)
