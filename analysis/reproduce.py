@@ -21,6 +21,7 @@ import itertools
 import os
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,11 +30,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from analysis.claims import _pool, cell_where, claim_grid
 from analysis.cells import select
+from analysis.claims import _pool, cell_where, claim_grid
 from analysis.load import _full_row, _variant
-from analysis.spec import load_claims
-from analysis.claims import resolve_rank
+from analysis.spec import load_claims, resolve_rank
 from cera.config import CONF_DIR
 
 # Every experiment of the embedded reproduction; the ones after table1_downstream add no cell (their
@@ -155,7 +155,7 @@ def execute(runs: list[Run], jobs: int, outputs: Path, extra: tuple[str, ...] = 
     logs.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CERA_OUTPUTS": str(outputs)}
     todo, failed, start = list(runs), [], time.time()
-    lock = __import__("threading").Lock()
+    lock = threading.Lock()
 
     def worker(i: int) -> None:
         while True:
