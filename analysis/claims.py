@@ -63,14 +63,12 @@ def claim_grid(claim: Claim, pool: pd.DataFrame) -> list[int]:
 def cell_where(claim: Claim, cell: Cell, rank: int | None) -> dict:
     """The `select` arguments of one claim cell at its resolved rank: which rows are that cell."""
     mech = claim.source == "mechanism"
-    relative = cell.lr == "paper" or cell.lr.startswith("paper/")  # the protocol's lr, or a fraction of it
-    lr_where = {"lr_factor": cell.lr_value(1.0)} if relative and not mech else {"lr": cell.lr_value(paper_lr(cell.variant))}
+    lr_where = {"lr_factor": cell.lr_value(1.0)} if cell.relative_lr and not mech else {"lr": cell.lr_value(paper_lr(cell.variant))}
     where = {"variant": cell.variant, "rank": rank, **lr_where}
-    dropout = cell.dropout if cell.dropout is not None or mech else 0.1
     if cell.dropout is None and not mech:
         where["default_dropout"] = True
-    elif dropout is not None:
-        where["dropout"] = dropout
+    elif cell.dropout is not None:
+        where["dropout"] = cell.dropout
     if mech:
         where["target"] = cell.target or "nonlinear"
     return where
@@ -88,7 +86,6 @@ class _Resolved:
         self.rank, why = resolve_rank(cell.rank, grid)
         mech = claim.source == "mechanism"
         self.dropout = cell.dropout if cell.dropout is not None or mech else 0.1  # runs: the protocol's (paper 0.1)
-        relative = cell.lr == "paper" or cell.lr.startswith("paper/")  # the protocol's lr, or a fraction of it
         self.lr = cell.lr_value(paper_lr(cell.variant))
         where = cell_where(claim, cell, self.rank)
         lr_where = {k: where[k] for k in ("lr", "lr_factor") if k in where}
@@ -104,7 +101,7 @@ class _Resolved:
             if self.rank is not None else f"{'r' * cell.rank.isdigit()}{cell.rank} ({why})"
         extra = "" if self.dropout in (None, 0.1) or mech else f" p={self.dropout:g}"
         extra += f" ({cell.target} target)" if cell.target else ""
-        extra += "" if cell.lr == "paper" else f" lr={cell.lr}" if relative else f" lr={self.lr:.0e}"
+        extra += "" if cell.lr == "paper" else f" lr={cell.lr}" if cell.relative_lr else f" lr={self.lr:.0e}"
         self.label = f"{cell.variant} {rank_text}{extra}"
         flags = [_flag(v) for v in (done["converged"] if "converged" in done else [None] * len(done))]
         self.unconverged, self.unchecked = flags.count(False), flags.count(None)

@@ -48,6 +48,11 @@ class Cell:
     lr: str = "paper"  # "paper" | "paper/N" | an absolute value, as text
     target: str | None = None  # mechanism only: the fitted target (None: nonlinear)
 
+    @property
+    def relative_lr(self) -> bool:
+        """The protocol's lr, or a fraction of it (not an absolute value)."""
+        return self.lr == "paper" or self.lr.startswith("paper/")
+
     def lr_value(self, paper_lr: float) -> float:
         if self.lr == "paper":
             return paper_lr
